@@ -1,4 +1,4 @@
-"""Records of install commands found in notebook cells, shared by the recogniser and the pin policy."""
+"""Records of install commands found in notebook cells, for the recogniser and the pin policy."""
 
 from __future__ import annotations
 

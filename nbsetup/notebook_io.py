@@ -1,0 +1,443 @@
+"""Notebook bytes ⇄ notebook data, keeping every byte nbsetup did not mean to change.
+
+Reading records where each top-level value, each cell and each cell member sits in the text.
+Writing splices: an unchanged value is copied from the original text, so indent, key order,
+escaping and line endings survive wherever nothing changed; only changed values are
+serialised, in the style detected from the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nbsetup.errors import (
+    EmptyFile,
+    InvalidJson,
+    NotANotebook,
+    NotebookError,
+    NotText,
+    Unreadable,
+    UnsupportedFormat,
+)
+
+_DECODER = json.JSONDecoder()
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+# A `\uXXXX` escape of a character above U+007F (an escaped backslash before it is not an escape,
+# but such text is rare enough in notebooks that counting it only tips an ensure_ascii guess).
+_ESCAPED_NON_ASCII = re.compile(
+    r"\\u(?:00[89a-f][0-9a-f]|0[1-9a-f][0-9a-f]{2}|[1-9a-f][0-9a-f]{3})", re.I
+)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_BOM = "\ufeff"
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class JsonStyle:
+    """How a notebook file is laid out, to serialise new values the way the file already is."""
+
+    #: One indent step (" ", "  ", "\t", ...); None for a single-line file.
+    indent: str | None
+    #: Between an item and the line break (`,` or the Python 2 era `, `), or between items on one
+    #: line when `indent` is None.
+    item_separator: str
+    key_separator: str
+    newline: str
+    ensure_ascii: bool
+
+    def dumps(self, value: Any, depth: int) -> str:
+        """Serialise `value` as it would appear nested `depth` levels inside the document."""
+        text = json.dumps(
+            value,
+            indent=self.indent,
+            ensure_ascii=self.ensure_ascii,
+            separators=(self.item_separator, self.key_separator),
+        )
+        if self.indent is None:
+            return text
+        # json.dumps escapes line breaks inside strings, so every raw "\n" is layout.
+        return text.replace("\n", self.newline + self.indent * depth)
+
+    def separator(self, depth: int) -> str:
+        """The text between two items of a container whose items sit at `depth`."""
+        if self.indent is None:
+            return self.item_separator
+        return self.item_separator + self.newline + self.indent * depth
+
+
+@dataclass(frozen=True)
+class _ObjectLayout:
+    """Where an object's members sit: key order, and each key's (key start, value span)."""
+
+    span: Span
+    members: tuple[tuple[str, int, Span], ...]
+
+    def value_span(self, key: str) -> Span | None:
+        for name, _, span in self.members:
+            if name == key:
+                return span
+        return None
+
+
+@dataclass(frozen=True)
+class Document:
+    """A decoded notebook with the text it came from and what is needed to write it back."""
+
+    notebook: dict[str, Any]
+    text: str
+    style: JsonStyle
+    bom: bool
+    _top: _ObjectLayout
+    _cells: tuple[_ObjectLayout, ...]
+    _cells_span: Span
+
+
+def loads(data: bytes) -> Document:
+    """Decode notebook bytes and record their layout; raise `NotebookError` with the reason."""
+    if not data.strip():
+        raise EmptyFile("empty file")
+    if b"\x00" in data:
+        raise NotText("binary file, not a notebook")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise NotText(f"not UTF-8 text (invalid byte at offset {error.start})") from None
+    bom = text.startswith(_BOM)
+    body = text[1:] if bom else text
+    try:
+        notebook = json.loads(body)
+    except json.JSONDecodeError as error:
+        raise InvalidJson(
+            f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg.lower()})"
+        ) from None
+    except RecursionError:
+        raise InvalidJson("not valid JSON (nested too deeply)") from None
+    _check_notebook(notebook)
+    offset = len(_BOM) if bom else 0
+    top = _scan_object(text, _skip_ws(text, offset))
+    cells_span = top.value_span("cells")
+    assert cells_span is not None  # _check_notebook saw a "cells" list
+    cells = tuple(_scan_object(text, start) for start in _array_items(text, cells_span))
+    return Document(
+        notebook=notebook,
+        text=text,
+        style=_detect_style(text, top, cells_span),
+        bom=bom,
+        _top=top,
+        _cells=cells,
+        _cells_span=cells_span,
+    )
+
+
+def dumps(
+    document: Document,
+    notebook: dict[str, Any],
+    origins: Sequence[int | None] | None = None,
+) -> bytes:
+    """Serialise `notebook` in the document's style, copying every unchanged part verbatim.
+
+    `origins[i]` is the index of the original cell that new cell `i` was derived from, or None
+    for a new cell; without it, cells are matched to originals by identity. Unchanged values
+    are copied from the original text, changed ones serialised at their depth.
+    """
+    if list(notebook) != list(document.notebook):
+        raise ValueError("notebook-level keys changed; nbsetup never changes them")
+    cells = notebook["cells"]
+    if origins is None:
+        by_identity = {id(cell): index for index, cell in enumerate(document.notebook["cells"])}
+        origins = [by_identity.get(id(cell)) for cell in cells]
+    text = document.text
+    out = [text[: document._top.span[0]]]
+    position = document._top.span[0]
+    for key, _, (start, end) in document._top.members:
+        out.append(text[position:start])
+        if key == "cells":
+            out.append(_dump_cells(document, cells, origins))
+        elif notebook[key] == document.notebook[key]:
+            out.append(text[start:end])
+        else:
+            out.append(_style_for(document.style, text[start:end]).dumps(notebook[key], 1))
+        position = end
+    out.append(text[position:])
+    return "".join(out).encode("utf-8")
+
+
+def _dump_cells(
+    document: Document, cells: list[dict[str, Any]], origins: Sequence[int | None]
+) -> str:
+    text = document.text
+    start, end = document._cells_span
+    old_cells = document.notebook["cells"]
+    if list(origins) == list(range(len(old_cells))) and cells == old_cells:
+        return text[start:end]
+    pieces = []
+    for cell, origin in zip(cells, origins, strict=True):
+        if origin is None:
+            pieces.append(document.style.dumps(cell, 2))
+        else:
+            pieces.append(_dump_object(document, cell, old_cells[origin], document._cells[origin]))
+    return _join_items(text, document._cells, document._cells_span, pieces, document.style, 2)
+
+
+def _dump_object(
+    document: Document, new: dict[str, Any], old: dict[str, Any], layout: _ObjectLayout
+) -> str:
+    """Serialise a cell, copying the text of every member whose key and value are unchanged."""
+    text = document.text
+    start, end = layout.span
+    if new == old:
+        return text[start:end]
+    _check_no_duplicate_keys(text, layout.span)
+    style = _style_for(document.style, text[start:end])
+    members = layout.members
+    if [key for key, _, _ in members] == list(new):
+        out = []
+        position = start
+        for key, _, (value_start, value_end) in members:
+            out.append(text[position:value_start])
+            if new[key] == old[key]:
+                out.append(text[value_start:value_end])
+            else:
+                out.append(style.dumps(new[key], 3))
+            position = value_end
+        out.append(text[position:end])
+        return "".join(out)
+    # Keys were added, removed or reordered: rebuild the member list, copying unchanged members.
+    if not members:
+        return style.dumps(new, 2)
+    opening = text[start : members[0][1]]
+    closing = text[members[-1][2][1] : end]
+    between = text[members[0][2][1] : members[1][1]] if len(members) > 1 else style.separator(3)
+    spans = {key: (key_start, value_end) for key, key_start, (_, value_end) in members}
+    pieces = []
+    for key, value in new.items():
+        if key in spans and key in old and old[key] == value:
+            pieces.append(text[spans[key][0] : spans[key][1]])
+        else:
+            pieces.append(json.dumps(key) + style.key_separator + style.dumps(value, 3))
+    return opening + between.join(pieces) + closing
+
+
+def _join_items(
+    text: str,
+    layouts: tuple[_ObjectLayout, ...],
+    span: Span,
+    pieces: list[str],
+    style: JsonStyle,
+    depth: int,
+) -> str:
+    """Rebuild an array from item texts, reusing the original's opening, separator and closing."""
+    if not pieces:
+        return "[]"
+    start, end = span
+    if layouts:
+        opening = text[start : layouts[0].span[0]]
+        closing = text[layouts[-1].span[1] : end]
+    else:
+        opening = "[" if style.indent is None else "[" + style.newline + style.indent * depth
+        closing = "]" if style.indent is None else style.newline + style.indent * (depth - 1) + "]"
+    if len(layouts) > 1:
+        between = text[layouts[0].span[1] : layouts[1].span[0]]
+    else:
+        between = style.separator(depth)
+    return opening + between.join(pieces) + closing
+
+
+def _style_for(style: JsonStyle, original: str) -> JsonStyle:
+    """The document style, with the escaping of non-ASCII text that `original` used."""
+    if _NON_ASCII.search(original):
+        return _replace_ascii(style, False)
+    if _ESCAPED_NON_ASCII.search(original):
+        return _replace_ascii(style, True)
+    return style
+
+
+def _replace_ascii(style: JsonStyle, ensure_ascii: bool) -> JsonStyle:
+    if style.ensure_ascii == ensure_ascii:
+        return style
+    return JsonStyle(
+        style.indent, style.item_separator, style.key_separator, style.newline, ensure_ascii
+    )
+
+
+def _check_notebook(notebook: Any) -> None:
+    if not isinstance(notebook, dict):
+        raise NotANotebook(f"JSON is not a notebook (top level is {_json_type(notebook)})")
+    version = notebook.get("nbformat")
+    if "cells" not in notebook and "worksheets" in notebook and isinstance(version, int):
+        raise UnsupportedFormat(
+            f"nbformat {version} notebook is not supported; upgrade it with "
+            "`jupyter nbconvert --to notebook --nbformat 4 --inplace PATH`"
+        )
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise NotANotebook("JSON is not a notebook (no integer 'nbformat' key)")
+    if version < 4:
+        raise UnsupportedFormat(
+            f"nbformat {version} notebook is not supported; upgrade it with "
+            "`jupyter nbconvert --to notebook --nbformat 4 --inplace PATH`"
+        )
+    if version > 4:
+        raise UnsupportedFormat(f"nbformat {version} is newer than this nbsetup understands")
+    cells = notebook.get("cells")
+    if not isinstance(cells, list):
+        raise NotANotebook("JSON is not a notebook (no 'cells' list)")
+    if not isinstance(notebook.get("metadata", {}), dict):
+        raise NotANotebook("notebook 'metadata' is not an object")
+    for number, cell in enumerate(cells, 1):
+        if not isinstance(cell, dict):
+            raise NotANotebook(f"cell {number} is not an object")
+        if not isinstance(cell.get("cell_type"), str):
+            raise NotANotebook(f"cell {number} has no 'cell_type'")
+        source = cell.get("source")
+        if not (
+            isinstance(source, str)
+            or (isinstance(source, list) and all(isinstance(line, str) for line in source))
+        ):
+            raise NotANotebook(f"cell {number} 'source' is not a string or a list of strings")
+        if not isinstance(cell.get("metadata", {}), dict):
+            raise NotANotebook(f"cell {number} 'metadata' is not an object")
+
+
+def _json_type(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+def _skip_ws(text: str, position: int) -> int:
+    match = _WHITESPACE.match(text, position)
+    assert match is not None  # the pattern matches the empty string
+    return match.end()
+
+
+def _scan_object(text: str, start: int) -> _ObjectLayout:
+    """Find the members of the JSON object starting at `start` (text already known valid)."""
+    assert text[start] == "{"
+    members = []
+    position = _skip_ws(text, start + 1)
+    while text[position] != "}":
+        key_start = position
+        key, position = _DECODER.raw_decode(text, position)
+        position = _skip_ws(text, position) + 1  # ":"
+        value_start = _skip_ws(text, position)
+        _, value_end = _DECODER.raw_decode(text, value_start)
+        members.append((key, key_start, (value_start, value_end)))
+        position = _skip_ws(text, value_end)
+        if text[position] == ",":
+            position = _skip_ws(text, position + 1)
+    return _ObjectLayout((start, position + 1), tuple(members))
+
+
+def _array_items(text: str, span: Span) -> list[int]:
+    """Start offsets of the items of the JSON array at `span`."""
+    starts = []
+    position = _skip_ws(text, span[0] + 1)
+    while text[position] != "]":
+        starts.append(position)
+        _, position = _DECODER.raw_decode(text, position)
+        position = _skip_ws(text, position)
+        if text[position] == ",":
+            position = _skip_ws(text, position + 1)
+    return starts
+
+
+def _decode_span(text: str, span: Span) -> Any:
+    return json.loads(text[span[0] : span[1]])
+
+
+def _check_no_duplicate_keys(text: str, span: Span) -> None:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in items]
+        if len(set(keys)) != len(keys):
+            raise NotANotebook("a cell nbsetup must change has duplicate JSON keys")
+        return dict(items)
+
+    json.loads(text[span[0] : span[1]], object_pairs_hook=pairs)
+
+
+def _detect_style(text: str, top: _ObjectLayout, cells_span: Span) -> JsonStyle:
+    start = top.span[0]
+    first_key = top.members[0][1] if top.members else start + 1
+    lead = text[start + 1 : first_key]
+    newline = "\r\n" if "\r\n" in text[: cells_span[1]] or "\r\n" in lead else "\n"
+    if "\n" in lead:
+        indent: str | None = lead.rsplit("\n", 1)[1]
+    else:
+        indent = None
+    key_separator = ": "
+    item_separator = "," if indent is not None else ", "
+    if top.members:
+        _, key_start, (value_start, value_end) = top.members[0]
+        _, key_end = _DECODER.raw_decode(text, key_start)
+        key_separator = text[key_end:value_start]
+        if len(top.members) > 1:
+            between = text[value_end : top.members[1][1]]
+            item_separator = between.split("\n", 1)[0].rstrip("\r") if indent else between
+    escaped = len(_ESCAPED_NON_ASCII.findall(text))
+    raw = len(_NON_ASCII.findall(text))
+    return JsonStyle(
+        indent=indent,
+        item_separator=item_separator,
+        key_separator=key_separator,
+        newline=newline,
+        ensure_ascii=escaped > raw,
+    )
+
+
+def read_bytes(path: Path) -> bytes:
+    """Read a file, mapping OS errors to a user-ready `Unreadable` reason."""
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        raise Unreadable("is a directory") from None
+    except FileNotFoundError:
+        raise Unreadable("no such file") from None
+    except PermissionError:
+        raise Unreadable("permission denied") from None
+    except OSError as error:
+        raise Unreadable(error.strerror.lower() if error.strerror else str(error)) from None
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace the file's content at once: same-directory temp file, fsync, then `os.replace`.
+
+    A symlink is written through to its target; the target's permission bits are kept.
+    """
+    target = Path(os.path.realpath(path))
+    mode = stat.S_IMODE(target.stat().st_mode)
+    handle, temp_name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".nbsetup-tmp"
+    )
+    try:
+        with os.fdopen(handle, "wb") as temp:
+            temp.write(data)
+            temp.flush()
+            os.fsync(temp.fileno())
+        os.chmod(temp_name, mode)
+        os.replace(temp_name, target)
+    except BaseException:
+        # Interrupted or failed: the original is untouched; do not leave the temp file behind.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+
+
+__all__ = [
+    "Document",
+    "JsonStyle",
+    "NotebookError",
+    "dumps",
+    "loads",
+    "read_bytes",
+    "write_atomic",
+]

@@ -1,0 +1,181 @@
+"""What happened to each file: records, their text/JSON/GitHub renderings, and the exit code."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+#: Version of the JSON report layout; bump it on any incompatible change.
+SCHEMA_VERSION = 1
+
+#: Kinds of change, in the order a report lists them.
+CHANGE_KINDS = (
+    "hoisted",
+    "pinned",
+    "conflict",
+    "unpinned",
+    "left",
+    "cell-removed",
+    "env-cell",
+    "skipped",
+)
+#: Kinds a user should look at (warnings in text, annotations on GitHub).
+WARNING_KINDS = frozenset({"conflict", "left"})
+
+#: File outcomes.
+CHANGED, UNCHANGED, SKIPPED, FAILED = "changed", "unchanged", "skipped", "failed"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing the transform did or declined to do, with where (1-based cell and line)."""
+
+    kind: str
+    message: str
+    cell: int | None = None
+    line: int | None = None
+    package: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report form of this change."""
+        return {
+            "kind": self.kind,
+            "cell": self.cell,
+            "line": self.line,
+            "package": self.package,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The outcome for one path: its status, the changes, and the reason when it failed."""
+
+    path: str
+    status: str
+    changes: tuple[Change, ...] = ()
+    error: str | None = None
+    #: Unified diff of cell sources (only computed under `--diff`).
+    diff: str = ""
+    #: Where the pins came from, if anywhere.
+    requirements: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report form of this file's result."""
+        return {
+            "path": self.path,
+            "status": self.status,
+            "error": self.error,
+            "requirements": self.requirements,
+            "changes": [change.to_dict() for change in self.changes],
+        }
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the run was asked to do, for the exit code."""
+
+    check: bool = False
+    diff: bool = False
+
+
+def exit_code(results: Iterable[FileResult], options: RunOptions) -> int:
+    """0 success, 1 when `--check`/`--diff` found changes, 2 when any file failed (wins)."""
+    statuses = {result.status for result in results}
+    if FAILED in statuses:
+        return 2
+    if (options.check or options.diff) and CHANGED in statuses:
+        return 1
+    return 0
+
+
+def format_error(path: str, reason: str) -> str:
+    """`PATH: error: REASON`, the one line a failed file gets."""
+    return f"{path}: error: {reason}"
+
+
+def format_change(path: str, change: Change) -> str:
+    """One human line for a change: `nb.ipynb: warning: cell 4, line 2: install not moved: …`."""
+    level = "warning" if change.kind in WARNING_KINDS else "info"
+    if change.cell is None:
+        where = ""
+    elif change.line is None:
+        where = f"cell {change.cell}: "
+    else:
+        where = f"cell {change.cell}, line {change.line}: "
+    return f"{path}: {level}: {where}{change.message}"
+
+
+def summary_line(results: Sequence[FileResult], options: RunOptions) -> str:
+    """The closing line of a run, like `2 fixed, 40 unchanged, 1 failed`."""
+    counts = Counter(result.status for result in results)
+    done = "would fix" if options.check or options.diff else "fixed"
+    parts = [
+        f"{counts[CHANGED]} {done}",
+        f"{counts[UNCHANGED]} unchanged",
+    ]
+    if counts[SKIPPED]:
+        parts.append(f"{counts[SKIPPED]} skipped")
+    if counts[FAILED]:
+        parts.append(f"{counts[FAILED]} failed")
+    return ", ".join(parts)
+
+
+def render_json(results: Sequence[FileResult], options: RunOptions) -> str:
+    """The machine-readable report of a run (`--format json`), schema `SCHEMA_VERSION`."""
+    counts = Counter(result.status for result in results)
+    document = {
+        "schema": SCHEMA_VERSION,
+        "summary": {status: counts[status] for status in (CHANGED, UNCHANGED, SKIPPED, FAILED)},
+        "exit_code": exit_code(results, options),
+        "files": [result.to_dict() for result in results],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def render_github(results: Sequence[FileResult]) -> list[str]:
+    """GitHub Actions workflow commands: an annotation per warning and per failed file."""
+    lines = []
+    for result in results:
+        if result.error is not None:
+            lines.append(f"::error file={_escape_property(result.path)}::{_escape(result.error)}")
+        for change in result.changes:
+            if change.kind not in WARNING_KINDS:
+                continue
+            title = f"cell {change.cell}" if change.cell is not None else "nbsetup"
+            lines.append(
+                f"::warning file={_escape_property(result.path)},"
+                f"title={_escape_property(title)}::{_escape(change.message)}"
+            )
+    return lines
+
+
+def _escape(text: str) -> str:
+    # GitHub's workflow-command escaping for message data.
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape(text).replace(":", "%3A").replace(",", "%2C")
+
+
+__all__ = [
+    "CHANGED",
+    "CHANGE_KINDS",
+    "FAILED",
+    "SCHEMA_VERSION",
+    "SKIPPED",
+    "UNCHANGED",
+    "Change",
+    "FileResult",
+    "RunOptions",
+    "exit_code",
+    "format_change",
+    "format_error",
+    "render_github",
+    "render_json",
+    "summary_line",
+]

@@ -1,0 +1,334 @@
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import stat
+
+import pytest
+
+from nbsetup import notebook_io
+from nbsetup.errors import (
+    EmptyFile,
+    InvalidJson,
+    NotANotebook,
+    NotText,
+    Unreadable,
+    UnsupportedFormat,
+)
+from tests.conftest import CORPUS_NOTEBOOKS
+
+
+def _notebook(cells=None, **metadata):
+    return {
+        "cells": cells if cells is not None else [_code("import os\n", "print(os.sep)")],
+        "metadata": metadata,
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+def _code(*lines, **extra):
+    cell = {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": "a1",
+        "metadata": {},
+        "outputs": [],
+        "source": list(lines),
+    }
+    cell.update(extra)
+    return cell
+
+
+def _with_source(notebook, index, source):
+    cells = list(notebook["cells"])
+    cells[index] = {**cells[index], "source": source}
+    return {**notebook, "cells": cells}
+
+
+# -- round trip over the real corpus ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", CORPUS_NOTEBOOKS, ids=[p.name for p in CORPUS_NOTEBOOKS] or None)
+def test_corpus_round_trip_is_byte_identical(path):
+    data = path.read_bytes()
+    document = notebook_io.loads(data)
+    assert notebook_io.dumps(document, document.notebook) == data
+
+
+@pytest.mark.parametrize("path", CORPUS_NOTEBOOKS, ids=[p.name for p in CORPUS_NOTEBOOKS] or None)
+def test_corpus_one_changed_cell_changes_only_its_lines(path):
+    data = path.read_bytes()
+    document = notebook_io.loads(data)
+    cells = document.notebook["cells"]
+    index = next((i for i, cell in enumerate(cells) if cell["cell_type"] == "code"), None)
+    if index is None:
+        pytest.skip("no code cell")
+    source = cells[index]["source"]
+    new_source = [*source, "\nnew = 'línea'"] if isinstance(source, list) else source + "\nx = 1"
+    new = _with_source(document.notebook, index, new_source)
+    out = notebook_io.dumps(document, new, range(len(cells)))
+    assert json.loads(out) == new
+    # Every changed line of the file lies inside the changed cell's JSON.
+    cell_start, cell_end = document._cells[index].span
+    first_line = document.text.count("\n", 0, cell_start)
+    last_line = document.text.count("\n", 0, cell_end)
+    before = data.decode().splitlines(keepends=True)
+    after = out.decode().splitlines(keepends=True)
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    for tag, a0, a1, _, _ in matcher.get_opcodes():
+        if tag != "equal":
+            assert a0 >= first_line, (tag, a0, a1)
+            assert a1 <= last_line + 1, (tag, a0, a1)
+
+
+# -- style detection -------------------------------------------------------------------------
+
+
+def _dumps(notebook, *, indent=1, ensure_ascii=False, separators=(",", ": "), sort_keys=True):
+    return json.dumps(
+        notebook,
+        indent=indent,
+        ensure_ascii=ensure_ascii,
+        separators=separators,
+        sort_keys=sort_keys,
+    )
+
+
+COLAB = {
+    "nbformat": 4,
+    "nbformat_minor": 0,
+    "metadata": {
+        "colab": {"provenance": []},
+        "kernelspec": {"name": "python3", "display_name": "Python 3"},
+        "language_info": {"name": "python"},
+    },
+    "cells": [
+        {
+            "cell_type": "code",
+            "source": ["!pip install transformers\n", "import transformers"],
+            "metadata": {"id": "abc"},
+            "execution_count": None,
+            "outputs": [],
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "indent", "item_separator", "key_separator", "newline", "ensure_ascii"),
+    [
+        pytest.param(_dumps(_notebook()) + "\n", " ", ",", ": ", "\n", False, id="nbformat-1"),
+        pytest.param(_dumps(_notebook(), indent=2), "  ", ",", ": ", "\n", False, id="indent-2"),
+        pytest.param(_dumps(_notebook(), indent=4), "    ", ",", ": ", "\n", False, id="indent-4"),
+        pytest.param(_dumps(_notebook(), indent="\t"), "\t", ",", ": ", "\n", False, id="tabs"),
+        pytest.param(
+            _dumps(_notebook(), indent=None, separators=(",", ":")),
+            None,
+            ",",
+            ":",
+            "\n",
+            False,
+            id="single-line-compact",
+        ),
+        pytest.param(
+            _dumps(_notebook(), indent=None, separators=(", ", ": ")),
+            None,
+            ", ",
+            ": ",
+            "\n",
+            False,
+            id="single-line-spaced",
+        ),
+        pytest.param(
+            _dumps(_notebook(), separators=(", ", ": ")),
+            " ",
+            ", ",
+            ": ",
+            "\n",
+            False,
+            id="python2-trailing-space",
+        ),
+        pytest.param(
+            _dumps(COLAB, indent=2, sort_keys=False), "  ", ",", ": ", "\n", False, id="colab"
+        ),
+        pytest.param(
+            _dumps(_notebook([_code("print('héllo wörld')")]), ensure_ascii=True),
+            " ",
+            ",",
+            ": ",
+            "\n",
+            True,
+            id="ascii-escaped",
+        ),
+        pytest.param(
+            _dumps(_notebook([_code("print('héllo wörld')")])).replace("\n", "\r\n") + "\r\n",
+            " ",
+            ",",
+            ": ",
+            "\r\n",
+            False,
+            id="crlf-non-ascii",
+        ),
+    ],
+)
+def test_style_detection(text, indent, item_separator, key_separator, newline, ensure_ascii):
+    document = notebook_io.loads(text.encode())
+    style = document.style
+    assert style.indent == indent
+    assert style.item_separator == item_separator
+    assert style.key_separator == key_separator
+    assert style.newline == newline
+    assert style.ensure_ascii is ensure_ascii
+    # Unchanged: byte-identical. Changed: only the changed cell's text, in the file's style.
+    assert notebook_io.dumps(document, document.notebook) == text.encode()
+    old_cell = document.notebook["cells"][0]
+    new = _with_source(document.notebook, 0, ["print('ünïcode')"])
+    out = notebook_io.dumps(document, new, [0]).decode()
+    assert json.loads(out) == new
+    assert out.startswith(text[: document._cells[0].span[0]])
+    assert out.endswith(text[document._cells[0].span[1] :])
+    if ensure_ascii:
+        assert "\\u00fc" in out
+    else:
+        assert "ü" in out
+    if newline == "\r\n":
+        assert "\n" not in out.replace("\r\n", "")
+    assert old_cell is document.notebook["cells"][0]
+
+
+def test_new_cell_follows_the_layout_of_its_neighbours():
+    text = _dumps(COLAB, indent=2, sort_keys=False)
+    document = notebook_io.loads(text.encode())
+    new_cell = {"cell_type": "code", "source": ["x = 1"], "metadata": {}}
+    cells = [new_cell, *document.notebook["cells"]]
+    out = notebook_io.dumps(document, {**document.notebook, "cells": cells}, [None, 0])
+    expected = json.loads(text)
+    expected["cells"].insert(0, new_cell)
+    assert out.decode() == json.dumps(expected, indent=2)
+
+
+def test_removed_cell_leaves_the_others_byte_identical():
+    notebook = _notebook([_code("a = 1"), _code("b = 2"), _code("c = 3")])
+    text = _dumps(notebook) + "\n"
+    document = notebook_io.loads(text.encode())
+    cells = document.notebook["cells"]
+    out = notebook_io.dumps(document, {**document.notebook, "cells": [cells[0], cells[2]]})
+    expected = {**notebook, "cells": [notebook["cells"][0], notebook["cells"][2]]}
+    assert out.decode() == _dumps(expected) + "\n"
+
+
+def test_no_trailing_newline_is_kept():
+    text = _dumps(_notebook())
+    document = notebook_io.loads(text.encode())
+    out = notebook_io.dumps(document, _with_source(document.notebook, 0, "x = 2"))
+    assert not out.endswith(b"\n")
+    assert json.loads(out)["cells"][0]["source"] == "x = 2"
+
+
+def test_string_source_stays_a_string():
+    notebook = _notebook([_code()])
+    notebook["cells"][0]["source"] = "import os\nprint(os.sep)"
+    document = notebook_io.loads(_dumps(notebook).encode())
+    out = notebook_io.dumps(document, _with_source(document.notebook, 0, "import os"))
+    assert '"source": "import os"' in out.decode()
+
+
+def test_bom_is_kept():
+    text = "\ufeff" + _dumps(_notebook())
+    document = notebook_io.loads(text.encode())
+    assert document.bom
+    assert notebook_io.dumps(document, document.notebook) == text.encode()
+
+
+def test_changed_cell_with_duplicate_keys_is_refused():
+    text = _dumps(_notebook()).replace('"id": "a1"', '"id": "a1",\n   "id": "a2"')
+    document = notebook_io.loads(text.encode())
+    with pytest.raises(NotANotebook, match="duplicate JSON keys"):
+        notebook_io.dumps(document, _with_source(document.notebook, 0, "x"), [0])
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "message"),
+    [
+        pytest.param(b"", EmptyFile, "empty file", id="empty"),
+        pytest.param(b"  \n", EmptyFile, "empty file", id="whitespace"),
+        pytest.param(b"\x89PNG\r\n\x1a\n\x00\x00", NotText, "binary file", id="binary"),
+        pytest.param(b'{"cells": "\xff"}', NotText, "not UTF-8 text", id="latin-1"),
+        pytest.param(b'{"cells": [', InvalidJson, r"not valid JSON \(line 1", id="truncated"),
+        pytest.param(b"[1, 2]", NotANotebook, "top level is an array", id="array"),
+        pytest.param(b'{"a": 1}', NotANotebook, "no integer 'nbformat'", id="other-json"),
+        pytest.param(
+            b'{"nbformat": 3, "worksheets": [], "metadata": {}}',
+            UnsupportedFormat,
+            "nbformat 3 notebook is not supported; upgrade it with `jupyter nbconvert",
+            id="nbformat-3",
+        ),
+        pytest.param(
+            b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}}',
+            NotANotebook,
+            "no 'cells' list",
+            id="no-cells",
+        ),
+        pytest.param(
+            b'{"nbformat": 4, "cells": [{"cell_type": "code", "source": 3}]}',
+            NotANotebook,
+            "cell 1 'source' is not a string",
+            id="bad-source",
+        ),
+        pytest.param(
+            b'{"nbformat": 4, "cells": [7]}', NotANotebook, "cell 1 is not an object", id="cell"
+        ),
+    ],
+)
+def test_bad_input(data, error, message):
+    with pytest.raises(error, match=message):
+        notebook_io.loads(data)
+
+
+def test_read_bytes_reports_missing_and_unreadable(tmp_path):
+    with pytest.raises(Unreadable, match="no such file"):
+        notebook_io.read_bytes(tmp_path / "missing.ipynb")
+    with pytest.raises(Unreadable, match="is a directory"):
+        notebook_io.read_bytes(tmp_path)
+
+
+# -- atomic writes ---------------------------------------------------------------------------
+
+
+def test_write_atomic_keeps_mode_and_leaves_no_temp_file(tmp_path):
+    path = tmp_path / "nb.ipynb"
+    path.write_bytes(b"old")
+    path.chmod(0o640)
+    notebook_io.write_atomic(path, b"new")
+    assert path.read_bytes() == b"new"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb"]
+
+
+def test_write_atomic_writes_through_a_symlink(tmp_path):
+    target = tmp_path / "real.ipynb"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.ipynb"
+    link.symlink_to(target)
+    notebook_io.write_atomic(link, b"new")
+    assert link.is_symlink()
+    assert target.read_bytes() == b"new"
+
+
+def test_write_atomic_failure_keeps_the_original(tmp_path, monkeypatch):
+    path = tmp_path / "nb.ipynb"
+    path.write_bytes(b"old")
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        notebook_io.write_atomic(path, b"new")
+    assert path.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb"]
