@@ -1,0 +1,443 @@
+"""Walk a notebook's cells in order: escapes, cell magics, calls, and the state they leave."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from nbsetup.commands import InstallCommand, InstallSite
+from nbsetup.installs.arguments import SYS_EXECUTABLE, parse_command
+from nbsetup.installs.python_calls import PythonCall, find_calls, may_contain_calls
+from nbsetup.installs.shell import Part, ShellLine, ShellSyntaxError, parse_line
+from nbsetup.magics import PYTHON_CELL_MAGICS, SHELL_CELL_MAGICS, CellScan, Escape, scan_cell
+
+_LINE_MAGIC_TOOLS = frozenset({"pip", "conda", "mamba", "micromamba", "uv"})
+_MAGIC_NAME = re.compile(r"\W")
+_CHDIR_MAGICS = frozenset({"cd", "pushd", "popd"})
+_SHELL_CHDIR = frozenset({"cd", "pushd", "popd"})
+_SCRIPT_SHELLS = re.compile(r"(\S*/)?(ba)?sh$")
+_CHDIR_CALL = re.compile(r"\bchdir\s*\(")
+_GIT_CLONE = re.compile(r"""git\s+clone|["']git["']\s*,\s*["']clone["']|\bclone_from\(""")
+_OPEN_FOR_WRITE = re.compile(
+    r"""\bopen\(\s*[rbuf]*["']([^"']+)["']\s*,\s*(?:mode\s*=\s*)?[rbuf]*["'][^"']*[wax]"""
+)
+_PATH_WRITE = re.compile(r"""Path\(\s*[rbuf]*["']([^"']+)["']\s*\)\.write_(?:text|bytes)\(""")
+_BLOCK_REASONS = {
+    "if": "an if block",
+    "elif": "an if block",
+    "else": "an if block",
+    "try": "a try block",
+    "except": "a try block",
+    "finally": "a try block",
+    "for": "a for loop",
+    "async": "an async block",
+    "while": "a while loop",
+    "with": "a with block",
+    "def": "a function",
+    "class": "a class",
+    "match": "a match block",
+    "case": "a match block",
+}
+_SHELL_OPENERS = {
+    "if": "a shell if block",
+    "for": "a shell loop",
+    "while": "a shell loop",
+    "until": "a shell loop",
+    "select": "a shell loop",
+    "case": "a shell case block",
+    "{": "a shell command group",
+    "function": "a shell function",
+}
+_SHELL_CLOSERS = frozenset({"fi", "done", "esac", "}"})
+# Cells with none of these can neither install nor change what later installs depend on.
+_RELEVANT = re.compile(
+    r"[!%]|pip|conda|mamba|apt|\buv\b|\bcd\b|pushd|popd|chdir|clone|open\(|write_"
+)
+_SHELL_FUNCTION = re.compile(r"\s*(function\s+[\w-]+|[\w-]+\s*\(\s*\))")
+
+
+@dataclass
+class _State:
+    """What earlier code did to the kernel's disk and directory (mutated while scanning)."""
+
+    #: `%cd`, `cd`, `os.chdir` ran: relative paths may now mean something else.
+    directory_changed: bool = False
+    #: `git clone` ran: relative paths may point into the clone.
+    cloned: bool = False
+    #: Base names of files the notebook wrote (`%%writefile`, `open(..., "w")`, `> file`).
+    written: set[str] = field(default_factory=set)
+    #: Canonical names of pip packages the notebook uninstalled.
+    uninstalled: set[str] = field(default_factory=set)
+
+
+def _names(requirements: Sequence[str]) -> set[str]:
+    names = set()
+    for text in requirements:
+        try:
+            names.add(canonicalize_name(Requirement(text).name))
+        except InvalidRequirement:
+            continue
+    return names
+
+
+def _judge(command: InstallCommand, state: _State, directory_changed: bool) -> InstallCommand:
+    """Apply what earlier cells did: files they wrote, directories they entered, uninstalls."""
+    if command.movable:
+        reason = None
+        for path in (*command.requirement_files, *command.constraint_files):
+            if "://" in path:
+                continue
+            if posixpath.basename(path) in state.written:
+                reason = "requirements file written by the notebook"
+            elif not path.startswith(("/", "~")) and directory_changed:
+                reason = "relative path after a change of directory"
+            elif not path.startswith(("/", "~")) and state.cloned:
+                reason = "relative path after a git clone"
+            if reason:
+                break
+        reinstall = command.manager in ("pip", "uv") and command.action == "install"
+        if reason is None and reinstall and _names(command.requirements) & state.uninstalled:
+            reason = "installed again after an uninstall"
+        if reason is not None:
+            command = replace(command, movable=False, reason=reason)
+    if command.manager in ("pip", "uv") and command.action == "uninstall":
+        state.uninstalled |= _names(command.requirements)
+    return command
+
+
+def _shell_writes(part: Part) -> set[str]:
+    """Files a non-install command writes: redirect targets, downloads, copies."""
+    words = part.words
+    written = {posixpath.basename(path) for path in part.writes}
+    program = words[0] if words else ""
+    if program in ("wget", "curl"):
+        for index, word in enumerate(words[1:], start=1):
+            if word in ("-O", "-o", "--output", "--output-document") and index + 1 < len(words):
+                written.add(posixpath.basename(words[index + 1]))
+            elif "://" in word:
+                written.add(posixpath.basename(word.split("?")[0]))
+    elif program in ("cp", "mv", "tee", "touch", "ln") and len(words) > 1:
+        written.add(posixpath.basename(words[-1]))
+    return written
+
+
+def _apply_shell_state(part: Part, state: _State) -> None:
+    state.written |= _shell_writes(part)
+    if "git" in part.words[:2] and "clone" in part.words:
+        state.cloned = True
+
+
+def _block_reason(scan: CellScan, line: int, indent: int) -> str | None:
+    """The kind of block an indented line sits in, from the nearest less-indented statement."""
+    if indent == 0:
+        return None
+    for logical in reversed(scan.logical_lines):
+        if logical.start < line and logical.escape is None and logical.indent < indent:
+            return "inside " + _BLOCK_REASONS.get(logical.first_word, "an indented block")
+    return "inside an indented block"
+
+
+def _joined(line: ShellLine, kept: Sequence[Part]) -> str:
+    """The kept parts of a chain, re-joined: `a && <hoisted> ; b` → `a ; b`."""
+    out = ""
+    previous = -1
+    indexes = [line.parts.index(part) for part in kept]
+    for position, index in enumerate(indexes):
+        text = line.text[line.parts[index].start : line.parts[index].end]
+        if position:
+            separators = {line.parts[i].separator for i in range(previous + 1, index + 1)}
+            # Only `a && b && c` keeps `&&`: a `;` on either side of a hoisted part (assumed to
+            # succeed) means the next part ran whatever came before.
+            out += " && " if separators == {"&&"} else "; "
+        out += text
+        previous = index
+    if line.comment is not None:
+        out += "  " + line.text[line.comment :].rstrip()
+    return out
+
+
+def _line_site(
+    cell: int,
+    lines: Sequence[str],
+    start: int,
+    end: int,
+    form_prefix: str,
+    line: ShellLine,
+    whole_reason: str | None,
+    state: _State,
+    directory_changed: bool,
+    rebuild: str | None,
+) -> InstallSite | None:
+    """Judge each part of a shell line and build its site; `rebuild` prefixes kept parts.
+
+    `rebuild` is None where kept parts cannot be rewritten (a call's string), so any part
+    that is not an install keeps the whole line in place.
+    """
+    parts: list[Part] = []
+    entered = None
+    program = None
+    for part in line.parts:
+        command = part.command
+        if command is not None:
+            program = program or part.program
+            command = _judge(command, state, directory_changed or entered is not None)
+            if entered and whole_reason is None:
+                whole_reason = f"follows a {entered} in the same chain"
+            part = replace(part, command=command)
+        else:
+            _apply_shell_state(part, state)
+            if part.words[:1] and part.words[0] in _SHELL_CHDIR:
+                entered = part.words[0]
+        parts.append(part)
+    commands = [part.command for part in parts if part.command is not None]
+    if not commands or program is None:
+        return None
+    if whole_reason is None and rebuild is None and len(parts) > 1:
+        whole_reason = "shell chain inside a Python call"
+    if whole_reason is not None:
+        commands = [
+            replace(c, movable=False, reason=whole_reason) if c.movable else c for c in commands
+        ]
+    replacement = None
+    if any(command.movable for command in commands):
+        kept = [part for part in parts if part.command is None or not part.command.movable]
+        replacement = ()
+        if kept and rebuild is not None:
+            last = lines[end - 1]
+            newline = last[len(last.rstrip("\r\n")) :]
+            text = rebuild + _joined(replace(line, parts=tuple(parts)), kept) + newline
+            replacement = tuple(text.splitlines(keepends=True))
+    return InstallSite(cell, start, end, form_prefix + program, tuple(commands), replacement)
+
+
+def _escape_site(
+    cell: int, lines: Sequence[str], scan: CellScan, escape: Escape, state: _State
+) -> InstallSite | None:
+    """A `!cmd` or `%magic` line: its install parts, or only its effect on the state."""
+    command = escape.command
+    marker = escape.marker
+    if marker in ("%", ""):
+        name = _MAGIC_NAME.split(command, maxsplit=1)[0]
+        if name in _CHDIR_MAGICS:
+            state.directory_changed = True
+            return None
+        if name == "writefile":
+            state.written.add(posixpath.basename(command.split()[-1]) if command.split() else "")
+        if name not in _LINE_MAGIC_TOOLS:
+            return None
+    elif command.startswith("!"):
+        # `!!cmd` returns the output as a list; whether it is used cannot be told.
+        return None
+    try:
+        line = parse_line(command, python_fields=True)
+    except ShellSyntaxError:
+        return None
+    reason = line.reason
+    if escape.target is not None:
+        reason = "output is used"
+    elif marker != "!" and len(line.parts) > 1:
+        reason = "shell chain in a line magic"
+    block = _block_reason(scan, escape.start, len(escape.indent))
+    site = _line_site(
+        cell,
+        lines,
+        escape.start,
+        escape.end,
+        marker,
+        line,
+        block or reason,
+        state,
+        state.directory_changed,
+        escape.indent + marker,
+    )
+    if site is None or block is None:
+        return site
+    # Where the line sits explains more than what it says: report the block for every command.
+    commands = tuple(replace(c, movable=False, reason=block) for c in site.commands)
+    return replace(site, commands=commands)
+
+
+def _call_site(
+    cell: int, lines: Sequence[str], call: PythonCall, state: _State
+) -> InstallSite | None:
+    """A Python call running a command: a list of arguments or a shell string."""
+    if call.argv is not None:
+        words = call.argv
+        if words and words[0].text == SYS_EXECUTABLE and call.form == "pip.main":
+            return None
+        found = parse_command(words)
+        if found is None:
+            return None
+        command = _judge(found[0], state, state.directory_changed)
+        if call.reason is not None:
+            command = replace(command, movable=False, reason=call.reason)
+        replacement = () if command.movable else None
+        return InstallSite(cell, call.start, call.end, call.form, (command,), replacement)
+    try:
+        line = parse_line(call.shell or "", python_fields=call.python_fields)
+    except ShellSyntaxError:
+        return None
+    site = _line_site(
+        cell,
+        lines,
+        call.start,
+        call.end,
+        "",
+        line,
+        call.reason or line.reason,
+        state,
+        state.directory_changed,
+        None,
+    )
+    return None if site is None else replace(site, form=call.form)
+
+
+def _python_line_state(text: str, state: _State) -> None:
+    """Directory changes, clones and written files from a Python statement's text."""
+    if _CHDIR_CALL.search(text):
+        state.directory_changed = True
+    if _GIT_CLONE.search(text):
+        state.cloned = True
+    for pattern in (_OPEN_FOR_WRITE, _PATH_WRITE):
+        state.written |= {posixpath.basename(path) for path in pattern.findall(text)}
+
+
+def _python_cell(
+    cell: int, lines: Sequence[str], source: str, scan: CellScan, state: _State
+) -> list[InstallSite]:
+    """A Python cell (or `%%capture` body): escapes and calls, in line order."""
+    calls: dict[int, list[PythonCall]] = {}
+    if may_contain_calls(source):
+        starts = [logical.start for logical in scan.logical_lines if logical.escape is None]
+        for call in find_calls(source):
+            # File the call under the statement it starts in, even mid-statement.
+            owner = max((start for start in starts if start <= call.start), default=call.start)
+            calls.setdefault(owner, []).append(call)
+    sites: list[InstallSite] = []
+    for logical in scan.logical_lines:
+        if logical.escape is not None:
+            site = _escape_site(cell, lines, scan, logical.escape, state)
+        else:
+            found = [_call_site(cell, lines, call, state) for call in calls.get(logical.start, [])]
+            site = _one_site([site for site in found if site is not None])
+            _python_line_state("".join(lines[logical.start : logical.end]), state)
+        if site is not None:
+            sites.append(site)
+    return sites
+
+
+def _one_site(sites: Sequence[InstallSite]) -> InstallSite | None:
+    """One site per statement: several install calls in one statement stay together."""
+    if len(sites) < 2:
+        return sites[0] if sites else None
+    commands = tuple(
+        replace(command, movable=False, reason="several install calls in one statement")
+        if command.movable
+        else command
+        for site in sites
+        for command in site.commands
+    )
+    start, end = min(s.start for s in sites), max(s.end for s in sites)
+    return replace(sites[0], start=start, end=end, commands=commands, replacement=None)
+
+
+def _track_shell_block(words: tuple[str, ...], stack: list[str]) -> None:
+    """Track `if`/`for`/`case`/`{` ... `fi`/`done`/`esac`/`}` in a shell script."""
+    first = words[0] if words else ""
+    if first in _SHELL_OPENERS:
+        stack.append(_SHELL_OPENERS[first])
+    elif first in _SHELL_CLOSERS and stack:
+        stack.pop()
+
+
+def _shell_cell(
+    cell: int, lines: Sequence[str], first: int, options: str, form: str, state: _State
+) -> list[InstallSite]:
+    """A `%%bash`/`%%sh` cell: each body line is a shell command line (no `!`)."""
+    sites: list[InstallSite] = []
+    stack: list[str] = []
+    directory_changed = state.directory_changed
+    exported = False
+    cell_reason = "runs in the background" if "--bg" in options.split() else None
+    index = first
+    while index < len(lines):
+        start = index
+        while index + 1 < len(lines) and _continued(lines[index]):
+            index += 1
+        index += 1
+        text = "".join(lines[start:index]).rstrip("\r\n")
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        try:
+            line = parse_line(text, python_fields=False)
+        except ShellSyntaxError:
+            continue
+        if _SHELL_FUNCTION.match(text):
+            stack.append("a shell function")
+        depth_before = bool(stack)
+        for part in line.parts:
+            _track_shell_block(part.words, stack)
+        reason = cell_reason or line.reason
+        if depth_before or stack:
+            reason = reason or "inside " + (stack[-1] if stack else "a shell block")
+        if exported:
+            reason = reason or "follows an export in the same cell"
+        indent = text[: len(text) - len(text.lstrip())]
+        site = _line_site(
+            cell, lines, start, index, "", line, reason, state, directory_changed, indent
+        )
+        if site is not None:
+            sites.append(replace(site, form=form))
+        for part in line.parts:
+            if part.words[:1] and part.words[0] in _SHELL_CHDIR:
+                directory_changed = True
+            if part.words[:1] == ("export",):
+                exported = True
+        for delimiter in line.heredocs:
+            # Skip the here-document body: data, not commands.
+            while index < len(lines) and lines[index].strip() != delimiter.strip("'\""):
+                index += 1
+            index += 1
+    return sites
+
+
+def _continued(line: str) -> bool:
+    body = line.rstrip("\r\n")
+    return (len(body) - len(body.rstrip("\\"))) % 2 == 1
+
+
+def find_installs(sources: Sequence[str | None]) -> tuple[InstallSite, ...]:
+    """Scan a notebook's cells in order; sources[i] is cell i's source, None if not code.
+
+    Returns sites in notebook order. Earlier cells matter: a `%cd`, `os.chdir` or `git clone`
+    makes later relative `-r` files stay, and so does a file the notebook writes.
+    """
+    state = _State()
+    sites: list[InstallSite] = []
+    for cell, source in enumerate(sources):
+        if not source or not _RELEVANT.search(source):
+            continue
+        lines = source.splitlines(keepends=True)
+        scan = scan_cell(source)
+        if scan.cell_magic is None or scan.magic_line is None:
+            sites.extend(_python_cell(cell, lines, source, scan, state))
+            continue
+        name, options = scan.cell_magic
+        first = scan.magic_line + 1
+        script = options.split()[:1]
+        if name in SHELL_CELL_MAGICS:
+            sites.extend(_shell_cell(cell, lines, first, options, f"%%{name}", state))
+        elif name == "script" and script and _SCRIPT_SHELLS.match(script[0]):
+            sites.extend(
+                _shell_cell(cell, lines, first, " ".join(options.split()[1:]), "%%script", state)
+            )
+        elif name in PYTHON_CELL_MAGICS:
+            sites.extend(_python_cell(cell, lines, source, scan, state))
+        elif name == "writefile" and options.split():
+            state.written.add(posixpath.basename(options.split()[-1]))
+    return tuple(sites)

@@ -1,0 +1,220 @@
+"""Python statements that run installs: subprocess, os.system, get_ipython(), pip.main."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from nbsetup.installs.arguments import SYS_EXECUTABLE, Word
+from nbsetup.magics import mask_cell
+
+# Cheap test before paying for a libcst parse: most cells call none of these.
+_CALL_HINT = re.compile(
+    r"(subprocess\.(run|call|check_call|check_output|Popen)|\.system|run_line_magic|pip\.main)\s*\("
+)
+_TOOL_HINT = re.compile(r"\bpip|conda|mamba|apt|\buv\b")
+_LINE_MAGIC_TOOLS = frozenset({"pip", "conda", "mamba", "micromamba", "uv"})
+
+_SUBPROCESS = m.Call(
+    func=m.Attribute(
+        value=m.Name("subprocess"),
+        attr=m.OneOf(
+            *(m.Name(name) for name in ("run", "call", "check_call", "check_output", "Popen"))
+        ),
+    )
+)
+_OS_SYSTEM = m.Call(func=m.Attribute(value=m.Name("os"), attr=m.Name("system")))
+_IPYTHON_SYSTEM = m.Call(
+    func=m.Attribute(value=m.Call(func=m.Name("get_ipython")), attr=m.Name("system"))
+)
+_RUN_LINE_MAGIC = m.Call(
+    func=m.Attribute(value=m.Call(func=m.Name("get_ipython")), attr=m.Name("run_line_magic"))
+)
+_PIP_MAIN = m.Call(func=m.Attribute(value=m.Name("pip"), attr=m.Name("main")))
+_COMMAND_CALL = m.OneOf(_SUBPROCESS, _OS_SYSTEM, _IPYTHON_SYSTEM, _RUN_LINE_MAGIC, _PIP_MAIN)
+_SYS_EXECUTABLE = m.Attribute(value=m.Name("sys"), attr=m.Name("executable"))
+_SHELL_TRUE = m.Arg(keyword=m.Name("shell"), value=m.Name("True"))
+
+_BLOCKS = {
+    cst.If: "an if block",
+    cst.Try: "a try block",
+    cst.TryStar: "a try block",
+    cst.For: "a for loop",
+    cst.While: "a while loop",
+    cst.With: "a with block",
+    cst.FunctionDef: "a function",
+    cst.ClassDef: "a class",
+    cst.Match: "a match block",
+    cst.Lambda: "a lambda",
+}
+_KEYWORD_REASONS = {"cwd": "runs in another directory", "env": "sets environment variables"}
+
+
+@dataclass(frozen=True)
+class PythonCall:
+    """A call that runs a command; exactly one of `argv` (a list literal) or `shell` is set."""
+
+    start: int
+    end: int
+    form: str
+    argv: tuple[Word, ...] | None
+    shell: str | None
+    #: IPython expands `{expr}` in the text first (`get_ipython().system`, f-strings).
+    python_fields: bool
+    #: Why the statement cannot move whatever it runs (inside a block, result used, ...).
+    reason: str | None
+
+
+def may_contain_calls(source: str) -> bool:
+    """True when a cell might hold a Python-level install call (worth a libcst parse)."""
+    return bool(_CALL_HINT.search(source) and _TOOL_HINT.search(source))
+
+
+def _literal(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _shell_text(node: cst.BaseExpression) -> tuple[str, bool] | None:
+    """A string argument as shell text; f-string fields come back as `{expr}` placeholders."""
+    literal = _literal(node)
+    if literal is not None:
+        return literal, False
+    if isinstance(node, cst.FormattedString):
+        pieces = []
+        for part in node.parts:
+            if isinstance(part, cst.FormattedStringText):
+                pieces.append(part.value)
+            else:
+                pieces.append("{" + cst.Module([]).code_for_node(part.expression) + "}")
+        return "".join(pieces), True
+    return None
+
+
+def _argv(node: cst.BaseExpression) -> tuple[Word, ...] | None:
+    if not isinstance(node, (cst.List, cst.Tuple)):
+        return None
+    words = []
+    for element in node.elements:
+        value = element.value
+        literal = _literal(value)
+        if literal is not None and not isinstance(element, cst.StarredElement):
+            words.append(Word(literal, 0, 0))
+        elif m.matches(value, _SYS_EXECUTABLE):
+            words.append(Word(SYS_EXECUTABLE, 0, 0))
+        else:
+            code = cst.Module([]).code_for_node(value)
+            reason = (
+                f"uses the Python variable {code}"
+                if isinstance(value, cst.Name)
+                else "uses a Python expression"
+            )
+            words.append(Word(code, 0, 0, reason))
+    return tuple(words)
+
+
+class _CallFinder(cst.CSTVisitor):
+    """Collect command-running calls with the block they sit in and whether their value is used."""
+
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The path from the module to the node being visited; cheaper than ParentNodeProvider.
+        self.path: list[cst.CSTNode] = []
+        self.blocks: list[str] = []
+        self.calls: list[PythonCall] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        block = _BLOCKS.get(type(node))
+        if block is not None:
+            self.blocks.append(block)
+        if isinstance(node, cst.Call) and m.matches(node, _COMMAND_CALL):
+            self._found(node)
+        self.path.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.path.pop()
+        if type(original_node) in _BLOCKS:
+            self.blocks.pop()
+
+    def _found(self, node: cst.Call) -> None:
+        found = self._command(node)
+        if found is None:
+            return
+        form, argv, shell, python_fields, reason = found
+        parent = self.path[-1]
+        statement = self.path[-2] if len(self.path) > 1 else None
+        if self.blocks:
+            reason = f"inside {self.blocks[-1]}"
+        elif not isinstance(parent, cst.Expr):
+            reason = "result of the call is used"
+        elif isinstance(statement, cst.SimpleStatementLine) and len(statement.body) > 1:
+            reason = "shares its line with other statements"
+        span = self.get_metadata(PositionProvider, statement if statement is not None else node)
+        self.calls.append(
+            PythonCall(
+                span.start.line - 1, span.end.line, form, argv, shell, python_fields, reason
+            )
+        )
+
+    def _command(
+        self, node: cst.Call
+    ) -> tuple[str, tuple[Word, ...] | None, str | None, bool, str | None] | None:
+        positional = [arg.value for arg in node.args if arg.keyword is None and not arg.star]
+        keywords = {arg.keyword.value: arg for arg in node.args if arg.keyword is not None}
+        if m.matches(node, _SUBPROCESS):
+            first = positional[0] if positional else getattr(keywords.get("args"), "value", None)
+            if first is None:
+                return None
+            reason = next((r for k, r in _KEYWORD_REASONS.items() if k in keywords), None)
+            if any(m.matches(arg, _SHELL_TRUE) for arg in node.args):
+                text = _shell_text(first)
+                return None if text is None else ("subprocess", None, text[0], text[1], reason)
+            argv = _argv(first)
+            return None if argv is None else ("subprocess", argv, None, False, reason)
+        if m.matches(node, _PIP_MAIN):
+            argv = _argv(positional[0]) if positional else None
+            return (
+                None
+                if argv is None
+                else ("pip.main", (Word("pip", 0, 0), *argv), None, False, None)
+            )
+        if m.matches(node, _RUN_LINE_MAGIC):
+            if len(positional) != 2:
+                return None
+            magic, line = _literal(positional[0]), _shell_text(positional[1])
+            if magic not in _LINE_MAGIC_TOOLS or line is None:
+                return None
+            return "run_line_magic", None, f"{magic} {line[0]}", True, None
+        text = _shell_text(positional[0]) if positional else None
+        if text is None:
+            return None
+        if m.matches(node, _OS_SYSTEM):
+            return "os.system", None, text[0], text[1], None
+        return "get_ipython().system", None, text[0], True, None
+
+
+def find_calls(source: str) -> tuple[PythonCall, ...]:
+    """Calls in a cell that run a command, with their statement's line span.
+
+    Parses the cell as is, else with its IPython lines masked; a cell that still does not
+    parse has no calls we can be sure of, so none are returned.
+    """
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError:
+        try:
+            module = cst.parse_module(mask_cell(source).text)
+        except cst.ParserSyntaxError:
+            return ()
+    finder = _CallFinder()
+    MetadataWrapper(module, unsafe_skip_copy=True).visit(finder)
+    return tuple(finder.calls)

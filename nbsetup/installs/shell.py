@@ -1,0 +1,287 @@
+"""Shell command lines → install commands: tokenising, chains, and pip/uv/conda/apt arguments."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from nbsetup.commands import InstallCommand
+from nbsetup.installs.arguments import Word, parse_command
+
+_OPERATORS = ("&&", "||", ";;", "|&", ";", "|", "&", "(", ")")
+_REDIRECT = re.compile(r"(\d*)(&>>|&>|>>|>&|>\||<<<|<<-|<<|<&|<>|>|<)")
+_META = frozenset(" \t\r\n;&|()<>")
+_SHELL_VARIABLE = re.compile(r"\$\{?([A-Za-z_]\w*|\d)")
+_PYTHON_FIELD = re.compile(r"(?<!\{)\{([^{}]*)\}(?!\})")
+
+_COMPOUND_WORDS = frozenset(
+    {"if", "then", "elif", "else", "fi", "for", "while", "until", "do", "done", "case", "{"}
+)
+_RESERVED_PREFIXES = frozenset({"then", "do", "else", "{", "!", "time"})
+
+
+class ShellSyntaxError(ValueError):
+    """Quotes or substitutions that do not close."""
+
+
+@dataclass(frozen=True)
+class _Redirect:
+    op: str
+    target: str
+    start: int
+    end: int
+    #: Written against the previous word, as in `pkg>=1.0`: a version spec the shell misread.
+    glued: bool
+
+
+@dataclass(frozen=True)
+class _Operator:
+    op: str
+    start: int
+    end: int
+
+
+_Token = Word | _Redirect | _Operator
+
+
+@dataclass(frozen=True)
+class Part:
+    """One `&&`/`;`-separated piece of a line (a pipeline), with its install command if any."""
+
+    start: int
+    end: int
+    #: The operator before this part (`&&` or `;`), None for the first part.
+    separator: str | None
+    #: Unquoted words of the pipeline's first command, for state such as `cd` or `git clone`.
+    words: tuple[str, ...]
+    #: Files the part writes through `>`/`>>` redirections.
+    writes: tuple[str, ...]
+    command: InstallCommand | None = None
+    #: How the install was spelled (`pip`, `python -m pip`, `sudo apt-get`), for the form.
+    program: str | None = None
+
+
+@dataclass(frozen=True)
+class ShellLine:
+    """A shell command line split into parts; `reason` is set when the whole line must stay."""
+
+    text: str
+    parts: tuple[Part, ...]
+    reason: str | None
+    #: Offset of a trailing `# comment`, or None.
+    comment: int | None
+    #: Here-document delimiters (`<<EOF`): the following lines are data, not commands.
+    heredocs: tuple[str, ...] = ()
+
+
+def _word_reason(raw: str, python_fields: bool) -> str | None:
+    if "$(" in raw or "`" in raw:
+        return "uses command substitution"
+    variable = _SHELL_VARIABLE.search(raw)
+    if variable:
+        return f"uses the shell variable ${variable.group(1)}"
+    if python_fields:
+        for field in _PYTHON_FIELD.finditer(raw):
+            if field.group(1).strip() != "sys.executable":
+                return f"uses the Python variable {{{field.group(1)}}}"
+    return None
+
+
+def _skip_balanced(text: str, i: int, close: str) -> int:
+    """Index after the `close` matching an opener just before `i`, skipping quoted text."""
+    opener = {")": "(", "}": "{"}.get(close)
+    depth = 1
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char in "'\"`" and close != char:
+            end = text.find(char, i + 1)
+            if end == -1:
+                raise ShellSyntaxError(char)
+            i = end + 1
+            continue
+        if char == close:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        elif char == opener:
+            depth += 1
+        i += 1
+    raise ShellSyntaxError(close)
+
+
+def _read_word(text: str, i: int, python_fields: bool) -> tuple[Word, int]:
+    start = i
+    out: list[str] = []
+    while i < len(text) and text[i] not in _META:
+        char = text[i]
+        if char == "\\":
+            if text.startswith("\n", i + 1):
+                i += 2
+                continue
+            out.append(text[i + 1 : i + 2])
+            i += 2
+        elif char == "'":
+            end = text.find("'", i + 1)
+            if end == -1:
+                raise ShellSyntaxError("'")
+            out.append(text[i + 1 : end])
+            i = end + 1
+        elif char == '"':
+            i += 1
+            while True:
+                if i >= len(text):
+                    raise ShellSyntaxError('"')
+                char = text[i]
+                if char == '"':
+                    i += 1
+                    break
+                if char == "\\" and text[i + 1 : i + 2] in ('"', "\\", "$", "`", "\n"):
+                    if text[i + 1] != "\n":
+                        out.append(text[i + 1])
+                    i += 2
+                elif text.startswith("$(", i):
+                    end = _skip_balanced(text, i + 2, ")")
+                    out.append(text[i:end])
+                    i = end
+                elif char == "`":
+                    end = _skip_balanced(text, i + 1, "`")
+                    out.append(text[i:end])
+                    i = end
+                else:
+                    out.append(char)
+                    i += 1
+        elif text.startswith(("$(", "${"), i):
+            end = _skip_balanced(text, i + 2, ")" if text[i + 1] == "(" else "}")
+            out.append(text[i:end])
+            i = end
+        elif char == "`":
+            end = _skip_balanced(text, i + 1, "`")
+            out.append(text[i:end])
+            i = end
+        else:
+            out.append(char)
+            i += 1
+    raw = text[start:i]
+    return Word("".join(out), start, i, _word_reason(raw, python_fields)), i
+
+
+def tokenize(text: str, python_fields: bool) -> tuple[list[_Token], int | None]:
+    """Split a shell line into words, operators and redirections; also return a comment offset.
+
+    `python_fields` says IPython expands `{expr}` first (`!` lines and line magics do).
+    Raises ShellSyntaxError on unclosed quotes or substitutions.
+    """
+    tokens: list[_Token] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char in " \t\r\n":
+            i += 1
+        elif char == "\\" and text.startswith("\n", i + 1):
+            i += 2
+        elif char == "#":
+            return tokens, i
+        elif (redirect := _REDIRECT.match(text, i)) is not None:
+            target_start = redirect.end()
+            while target_start < len(text) and text[target_start] in " \t":
+                target_start += 1
+            target = Word("", target_start, target_start)
+            if target_start < len(text) and text[target_start] not in _META:
+                target, _ = _read_word(text, target_start, python_fields)
+            glued = (
+                not redirect.group(1)
+                and bool(tokens)
+                and isinstance(tokens[-1], Word)
+                and tokens[-1].end == i
+            )
+            tokens.append(_Redirect(redirect.group(2), target.text, i, target.end, glued))
+            i = max(target.end, redirect.end())
+        elif op := next((op for op in _OPERATORS if text.startswith(op, i)), None):
+            tokens.append(_Operator(op, i, i + len(op)))
+            i += len(op)
+        else:
+            word, i = _read_word(text, i, python_fields)
+            tokens.append(word)
+    return tokens, None
+
+
+def _split(tokens: list[_Token]) -> list[tuple[str | None, list[_Token]]]:
+    pieces: list[tuple[str | None, list[_Token]]] = [(None, [])]
+    for token in tokens:
+        if isinstance(token, _Operator) and token.op in ("&&", ";"):
+            pieces.append((token.op, []))
+        else:
+            pieces[-1][1].append(token)
+    return [(separator, piece) for separator, piece in pieces if piece]
+
+
+def _part(separator: str | None, tokens: list[_Token]) -> Part:
+    """Build one `&&`/`;` piece: a pipeline whose first command may be an install."""
+    commands: list[list[Word]] = [[]]
+    # The operator before each command: a pipe feeds it, `||`/`(` make the line stay anyway.
+    joins: list[str | None] = [None]
+    redirects: list[_Redirect] = []
+    for token in tokens:
+        if isinstance(token, _Operator):
+            commands.append([])
+            joins.append(token.op)
+        elif isinstance(token, _Redirect):
+            redirects.append(token)
+        else:
+            commands[-1].append(token)
+    writes = tuple(r.target for r in redirects if r.op in (">", ">>", "&>", "&>>", ">|"))
+    start, end = tokens[0].start, tokens[-1].end
+    words = tuple(word.text for word in commands[0])
+    # `then pip install x` (in `if ...; then pip install x; fi`) runs `pip install x`.
+    leading = 0
+    while leading < len(words) and words[leading] in _RESERVED_PREFIXES:
+        leading += 1
+    found = parse_command(commands[0][leading:])
+    reason = None
+    if found is None:
+        pairs = zip(commands[1:], joins[1:], strict=True)
+        later = [(j, f) for c, j in pairs if (f := parse_command(c)) is not None]
+        if not later:
+            return Part(start, end, separator, words, writes)
+        join, found = later[0]
+        if join in ("|", "|&"):
+            reason = "reads its input from a pipe"
+    command, program = found
+    glued = next((r for r in redirects if r.glued and r.op in (">", "<", ">>")), None)
+    if reason is None and glued is not None:
+        # `pip install pkg>=1.0` runs `pip install pkg` with stdout sent to a file named
+        # `=1.0`, and `pkg<2` reads stdin from a file `2` (usually missing, so it fails).
+        # Neither hoisting `pkg` (drops the intended bound) nor hoisting `pkg>=1.0` (not
+        # what the cell ran) keeps the meaning: the line stays and the user quotes it.
+        reason = f"unquoted '{glued.op[0]}' is a shell redirect"
+    if reason is not None:
+        command = replace(command, movable=False, reason=reason)
+    return Part(start, end, separator, words, writes, command, program)
+
+
+def parse_line(text: str, python_fields: bool) -> ShellLine:
+    """Split a shell line at `&&`/`;` and recognise each part; mark lines that must stay whole.
+
+    `pip install x && python run.py` → two parts, the first with an InstallCommand.
+    Raises ShellSyntaxError when quotes do not close.
+    """
+    tokens, comment = tokenize(text, python_fields)
+    parts = tuple(_part(separator, piece) for separator, piece in _split(tokens))
+    reason = None
+    operators = {token.op for token in tokens if isinstance(token, _Operator)}
+    if any(part.command for part in parts):
+        if "(" in operators or ")" in operators:
+            reason = "runs in a subshell"
+        elif "||" in operators or ";;" in operators:
+            reason = "conditional shell chain"
+        elif "&" in operators:
+            reason = "runs in the background"
+        elif any(part.words[:1] and part.words[0] in _COMPOUND_WORDS for part in parts):
+            reason = "inside a shell compound command"
+    heredocs = tuple(
+        t.target for t in tokens if isinstance(t, _Redirect) and t.op[:3] in ("<<", "<<-")
+    )
+    return ShellLine(text, parts, reason, comment, heredocs)

@@ -1,0 +1,90 @@
+"""Unit tests for nbsetup.magics: finding IPython lines, masking and unmasking them."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from nbsetup.magics import Masked, mask_cell, scan_cell, unmask_cell
+
+CELLS = [
+    pytest.param("import os\n", id="plain python"),
+    pytest.param("!pip install x\nimport x\n", id="shell escape"),
+    pytest.param("%%capture\n!pip install x\n", id="cell magic"),
+    pytest.param(
+        "if x:\n    !pip install \\\n        y z\nelse:\n    pass\n", id="indented continuation"
+    ),
+    pytest.param("files = !ls\nprint(files)\n", id="assigned escape"),
+    pytest.param("%cd /tmp\ncd dir\nx = 1\n", id="line magic and automagic"),
+    pytest.param("!a\r\n%b\r\nc = 1\r\n", id="CRLF"),
+    pytest.param("!x", id="no trailing newline"),
+]
+
+
+@pytest.mark.parametrize("source", [p.values[0] for p in CELLS], ids=[p.id for p in CELLS])
+def test_mask_parses_and_round_trips(source):
+    masked = mask_cell(source)
+    ast.parse(masked.text)
+    assert len(masked.text.splitlines()) == len(source.splitlines())
+    assert unmask_cell(masked, masked.text) == source
+
+
+def test_mask_keeps_line_length_when_long_enough():
+    masked = mask_cell("!pip install numpy\n")
+    assert len(masked.text) == len("!pip install numpy\n")
+
+
+def test_mask_is_deterministic():
+    assert mask_cell("!pip install x\n") == mask_cell("!pip install x\n")
+
+
+def test_unmask_refuses_a_lost_token():
+    masked = mask_cell("!pip install x\nimport x\n")
+    assert unmask_cell(masked, "import x\n") is None
+
+
+def test_unmask_refuses_a_duplicated_token():
+    masked = mask_cell("!pip install x\n")
+    assert unmask_cell(masked, masked.text * 2) is None
+
+
+def test_unmask_keeps_edits_elsewhere():
+    masked = mask_cell("!pip install x\nimport x\n")
+    edited = masked.text.replace("import x", "import y")
+    assert unmask_cell(masked, edited) == "!pip install x\nimport y\n"
+
+
+def test_masked_record_is_frozen():
+    with pytest.raises(AttributeError):
+        Masked("", ()).text = "x"  # type: ignore[misc]
+
+
+SCANS = [
+    pytest.param('s = """\n!pip install x\n"""\n', [], {1, 2}, id="triple-quoted string"),
+    pytest.param("x = (1,\n!2)\n", [], set(), id="inside brackets"),
+    pytest.param("x = 1 \\\n!2\n", [], set(), id="after a backslash continuation"),
+    pytest.param("# !pip install x\n", [], set(), id="comment"),
+    pytest.param("s = '#'\n!pip install x\n", [1], set(), id="hash in a string"),
+    pytest.param('s = "\\""\n!a\n', [1], set(), id="escaped quote"),
+    pytest.param("!pip install a \\\n  b\n!c\n", [0, 2], set(), id="escape continuation"),
+    pytest.param("pip install x\n", [0], set(), id="automagic pip"),
+    pytest.param("pip = 1\npip(x)\n", [], set(), id="pip as a Python name"),
+]
+
+
+@pytest.mark.parametrize(("source", "escapes", "string_lines"), SCANS)
+def test_scan_finds_escapes_outside_strings(source, escapes, string_lines):
+    scan = scan_cell(source)
+    assert [line.start for line in scan.logical_lines if line.escape] == escapes
+    assert scan.string_lines == string_lines
+
+
+def test_scan_cell_magic():
+    scan = scan_cell("# @title Setup\n%%capture --no-stderr\n!pip install x\n")
+    assert scan.cell_magic == ("capture", "--no-stderr")
+    assert scan.magic_line == 1
+
+
+def test_scan_late_double_percent_is_not_a_cell_magic():
+    assert scan_cell("x = 1\n%%capture\n").cell_magic is None
