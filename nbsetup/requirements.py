@@ -1,0 +1,507 @@
+"""Read pip requirements files into pins, and find the requirements file of a notebook.
+
+The format is pip's (https://pip.pypa.io/en/stable/reference/requirements-file-format/):
+lines ending in an unescaped backslash continue on the next line, unless the next line is a
+comment; a `#` at the start of a line or after whitespace starts a comment, stripped after the
+lines are joined; `-r`/`-c` include other files relative to the including file; `--hash` and
+`--config-settings` apply to the requirement on their line; other options apply to the whole
+install. `${VAR}` references are kept as written (pip expands them at install time).
+"""
+
+from __future__ import annotations
+
+import codecs
+import os.path
+import re
+import shlex
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from nbsetup.errors import NbsetupError
+
+#: Options that take a value and apply to the whole install (pip's `SUPPORTED_OPTIONS`).
+GLOBAL_VALUE_OPTIONS = {
+    "-i": "--index-url",
+    "--index-url": "--index-url",
+    "--extra-index-url": "--extra-index-url",
+    "-f": "--find-links",
+    "--find-links": "--find-links",
+    "--no-binary": "--no-binary",
+    "--only-binary": "--only-binary",
+    "--trusted-host": "--trusted-host",
+    "--use-feature": "--use-feature",
+}
+#: Flags that apply to the whole install.
+GLOBAL_FLAGS = frozenset({"--no-index", "--pre", "--prefer-binary", "--require-hashes"})
+#: Options scoped to the requirement on their line.
+REQUIREMENT_OPTIONS = frozenset({"--hash", "--config-settings", "--global-option"})
+_INCLUDE_OPTIONS = {
+    "-r": "--requirement",
+    "--requirement": "--requirement",
+    "-c": "--constraint",
+    "--constraint": "--constraint",
+}
+_EDITABLE_OPTIONS = frozenset({"-e", "--editable"})
+_VALUE_OPTIONS = (
+    frozenset(GLOBAL_VALUE_OPTIONS) | REQUIREMENT_OPTIONS | frozenset(_INCLUDE_OPTIONS)
+) | _EDITABLE_OPTIONS
+
+# pip's comment rule: `#` at the start of the line or after whitespace.
+_COMMENT_RE = re.compile(r"(^|\s+)#.*$")
+_URL_RE = re.compile(r"^(?:[a-z][a-z0-9]*\+)?[a-z][a-z0-9.+-]*://", re.IGNORECASE)
+_EGG_RE = re.compile(r"[#&]egg=([A-Za-z0-9_.+-]+)")
+_WHEEL_RE = re.compile(r"([A-Za-z0-9_.]+?)-[^-/\\]+(?:-[^-/\\]+){2,3}\.whl$", re.IGNORECASE)
+_ARCHIVE_SUFFIXES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
+
+Reader = Callable[[str], str]
+
+
+class RequirementsError(NbsetupError):
+    """A requirements file that cannot be read or has a malformed line."""
+
+    def __init__(self, origin: str, reason: str, line: int | None = None) -> None:
+        where = origin if line is None else f"{origin}, line {line}"
+        super().__init__(f"{where}: {reason}")
+        self.origin = origin
+        self.line = line
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RequirementEntry:
+    """One requirement line of a requirements file.
+
+    `numpy==1.26.4 --hash=sha256:abc  # via pandas` on line 3 of `requirements.txt` becomes
+    `RequirementEntry(text="numpy==1.26.4", name="numpy", origin="requirements.txt", line=3,
+    options=("--hash", "sha256:abc"), ...)`.
+    """
+
+    #: The requirement as written, without options and comments.
+    text: str
+    #: Parsed requirement; a `git+...#egg=name` URL becomes `name @ git+...`. None for local
+    #: paths and for URLs without a name.
+    requirement: Requirement | None
+    #: PEP 503 canonical name, when one can be found.
+    name: str | None
+    origin: str
+    line: int
+    #: Per-requirement options (`--hash`, `--config-settings`) as separate flag/value tokens.
+    options: tuple[str, ...] = ()
+    editable: bool = False
+    #: Came from a `-c` constraints file.
+    constraint: bool = False
+
+
+@dataclass(frozen=True)
+class Pins:
+    """What the requirements files say; an empty `Pins()` means no pins."""
+
+    entries: tuple[RequirementEntry, ...] = ()
+    #: Global options (`--index-url URL`, `--pre`, ...) as separate flag/value tokens.
+    options: tuple[str, ...] = ()
+    #: Every file read, top-level first, as given or as joined from the including file.
+    files: tuple[str, ...] = ()
+    _index: dict[str, tuple[RequirementEntry, ...]] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        index: dict[str, list[RequirementEntry]] = {}
+        for entry in self.entries:
+            if entry.name is not None and entry.requirement is not None:
+                index.setdefault(entry.name, []).append(entry)
+        # A frozen dataclass still needs a derived lookup table; built once here.
+        object.__setattr__(self, "_index", {k: tuple(v) for k, v in index.items()})
+
+    def lookup(self, name: str) -> RequirementEntry | None:
+        """The pin for a package name (any spelling), or None; see `lookup_all`."""
+        found = self.lookup_all(name)
+        return found[0] if found else None
+
+    def lookup_all(self, name: str) -> tuple[RequirementEntry, ...]:
+        """Every pin for a package, one per requirement line (marker variants), in file order.
+
+        A requirement line wins over a constraint. When both exist, pip installs what satisfies
+        both, so the constraint's specifier is intersected into each requirement line that has
+        no URL; a requirement line without a specifier then takes the constraint's origin and
+        line, since that is where its version comes from. Constraints alone are pins too.
+        """
+        candidates = self._index.get(canonicalize_name(name), ())
+        lines = [e for e in candidates if not e.constraint]
+        constraints = [e for e in candidates if e.constraint]
+        if not lines:
+            return tuple(constraints[:1])
+        if not constraints:
+            return tuple(lines)
+        return tuple(_constrain(entry, constraints[0]) for entry in lines)
+
+
+def _constrain(entry: RequirementEntry, constraint: RequirementEntry) -> RequirementEntry:
+    """Intersect a constraint's specifier into a requirement line's."""
+    assert entry.requirement is not None
+    assert constraint.requirement is not None
+    if entry.requirement.url or not constraint.requirement.specifier:
+        return entry
+    combined = Requirement(str(entry.requirement))
+    combined.specifier = entry.requirement.specifier & constraint.requirement.specifier
+    if entry.requirement.specifier:
+        return replace(entry, requirement=combined)
+    return replace(entry, requirement=combined, origin=constraint.origin, line=constraint.line)
+
+
+def parse_requirements(text: str, origin: str, read: Reader) -> Pins:
+    """Parse requirements text; `read(path)` returns the text of an included file.
+
+    `read` raises `OSError` (or `RequirementsError`) when a file cannot be read. Include paths
+    are joined to the directory of the including file's origin, as pip does.
+    """
+    parser = _Parser(read)
+    parser.parse(text, origin, constraint=False, stack=(_normalise(origin),))
+    return Pins(tuple(parser.entries), tuple(parser.options), tuple(parser.files))
+
+
+def merge_pins(*pins: Pins) -> Pins:
+    """Pins of several sources; where two pin one package, the earlier source wins."""
+    return Pins(
+        tuple(e for p in pins for e in p.entries),
+        tuple(o for p in pins for o in p.options),
+        tuple(f for p in pins for f in p.files),
+    )
+
+
+def pins_from_versions(versions: dict[str, str], origin: str) -> Pins:
+    """Exact pins from installed versions, e.g. `{"numpy": "1.26.4"}` → `numpy==1.26.4`.
+
+    For `--pin-missing=env`: the caller reads `importlib.metadata` and merges the result after
+    the file pins with `merge_pins`, so a requirements file always wins.
+    """
+    entries = []
+    for number, (name, version) in enumerate(versions.items(), start=1):
+        text = f"{name}=={version}"
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as error:
+            raise RequirementsError(origin, _invalid(text, error), number) from None
+        name = canonicalize_name(name)
+        entries.append(RequirementEntry(text, requirement, name, origin, number))
+    return Pins(tuple(entries))
+
+
+def load_requirements(path: Path) -> Pins:
+    """Read a requirements file and the files it includes."""
+    try:
+        text = _read_file(str(path))
+    except OSError as error:
+        raise RequirementsError(str(path), f"cannot read file: {_reason(error)}") from None
+    return parse_requirements(text, str(path), _read_file)
+
+
+def load_requirements_files(paths: Sequence[Path]) -> Pins:
+    """Read several requirements files (e.g. a `[tool.nbsetup] requirements` list), first wins."""
+    return merge_pins(*(load_requirements(path) for path in paths))
+
+
+def find_requirements(notebook_path: Path) -> Path | None:
+    """The nearest `requirements.txt` beside the notebook or above it, within its repository.
+
+    The search stops at the repository root (a directory holding `.git`, itself included) and
+    at the filesystem root.
+    """
+    directory = notebook_path.absolute().parent
+    while True:
+        candidate = directory / "requirements.txt"
+        if candidate.is_file():
+            return candidate
+        if (directory / ".git").exists() or directory.parent == directory:
+            return None
+        directory = directory.parent
+
+
+def _read_file(path: str) -> str:
+    """Decode a requirements file as pip does: BOM, then a PEP 263 comment, then UTF-8."""
+    if _URL_RE.match(path):
+        raise OSError("remote requirements files are not supported")
+    return _decode(Path(path).read_bytes(), path)
+
+
+def _reason(error: OSError) -> str:
+    """`No such file or directory`, without the errno and path `str(OSError)` adds."""
+    reason = error.strerror or str(error)
+    return reason[:1].lower() + reason[1:]
+
+
+# Longest first: the UTF-32-LE BOM starts with the UTF-16-LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+)
+_CODING_RE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+def _decode(data: bytes, origin: str) -> str:
+    """Text of a requirements file's bytes."""
+    encoding = "utf-8"
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            data, encoding = data[len(bom) :], name
+            break
+    else:
+        for raw_line in data.splitlines()[:2]:
+            match = _CODING_RE.match(raw_line)
+            if match:
+                encoding = match.group(1).decode("ascii")
+                break
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        raise RequirementsError(origin, f"cannot decode file as {encoding}") from None
+
+
+def _normalise(path: str) -> str:
+    return os.path.normpath(path)
+
+
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(first line number, joined line) pairs with comments and blank lines removed."""
+    pending: list[str] = []
+    start = 0
+    lines = text.removeprefix("\ufeff").splitlines()
+    for number, line in enumerate(lines, start=1):
+        is_comment = _COMMENT_RE.match(line) is not None
+        if line.endswith("\\") and not is_comment:
+            if not pending:
+                start = number
+            pending.append(line[:-1])
+            continue
+        if pending:
+            # A comment line ends the continuation, as in pip-compile's `# via` lines; the
+            # leading space makes the comment rule match after joining.
+            pending.append(" " + line if is_comment else line)
+            yield start, "".join(pending)
+            pending = []
+        else:
+            yield number, line
+    if pending:
+        yield start, "".join(pending)
+
+
+def _clean(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    for number, line in lines:
+        stripped = _COMMENT_RE.sub("", line).strip()
+        if stripped:
+            yield number, stripped
+
+
+def _split_line(line: str) -> tuple[str, str]:
+    """Split a line into its requirement text and its options, at the first `-` token.
+
+    Only the options go through shlex: markers hold quotes that shlex would eat.
+    """
+    tokens = line.split()
+    for index, token in enumerate(tokens):
+        if token.startswith("-"):
+            return " ".join(tokens[:index]), " ".join(tokens[index:])
+    return " ".join(tokens), ""
+
+
+def _parse_options(text: str) -> list[tuple[str, str | None]]:
+    """(flag, value) pairs of an option string; raises ValueError with a user-ready reason."""
+    try:
+        tokens = shlex.split(text)
+    except ValueError as error:
+        raise ValueError(f"cannot split options: {str(error).lower()}") from None
+    pairs: list[tuple[str, str | None]] = []
+    position = 0
+    while position < len(tokens):
+        token = tokens[position]
+        position += 1
+        flag, equals, value = token.partition("=")
+        if flag.startswith("--") and flag in _VALUE_OPTIONS | GLOBAL_FLAGS:
+            if flag in GLOBAL_FLAGS:
+                if equals:
+                    raise ValueError(f"option '{flag}' takes no value")
+                pairs.append((flag, None))
+                continue
+            if not equals:
+                if position == len(tokens):
+                    raise ValueError(f"option '{flag}' requires a value")
+                value = tokens[position]
+                position += 1
+            pairs.append((flag, value))
+        elif not token.startswith("--") and token[:2] in _VALUE_OPTIONS:
+            # Short options take their value attached (`-rfile`) or as the next token.
+            value = token[2:]
+            if not value:
+                if position == len(tokens):
+                    raise ValueError(f"option '{token}' requires a value")
+                value = tokens[position]
+                position += 1
+            pairs.append((token[:2], value))
+        else:
+            raise ValueError(f"unknown option '{flag}'")
+    return pairs
+
+
+class _Parser:
+    """Accumulates entries, global options and files over a tree of includes."""
+
+    def __init__(self, read: Reader) -> None:
+        self.read = read
+        self.entries: list[RequirementEntry] = []
+        self.options: list[str] = []
+        self.files: list[str] = []
+
+    def parse(self, text: str, origin: str, constraint: bool, stack: tuple[str, ...]) -> None:
+        self.files.append(origin)
+        for number, line in _clean(_logical_lines(text)):
+            self._parse_line(line, origin, number, constraint, stack)
+
+    def _parse_line(
+        self, line: str, origin: str, number: int, constraint: bool, stack: tuple[str, ...]
+    ) -> None:
+        text, option_text = _split_line(line)
+        try:
+            pairs = _parse_options(option_text)
+        except ValueError as error:
+            raise RequirementsError(origin, str(error), number) from None
+        editable = [value for flag, value in pairs if flag in _EDITABLE_OPTIONS]
+        if text or editable:
+            is_editable = not text
+            text = text or str(editable[0])
+            per_line = tuple(
+                token
+                for flag, value in pairs
+                if flag in REQUIREMENT_OPTIONS
+                for token in (flag, str(value))
+            )
+            self.entries.append(
+                _entry(text, origin, number, per_line, is_editable, constraint),
+            )
+            return
+        for flag, value in pairs:
+            assert value is not None or flag in GLOBAL_FLAGS
+            if flag in _INCLUDE_OPTIONS:
+                self._include(str(value), flag, origin, number, constraint, stack)
+            elif flag in GLOBAL_FLAGS:
+                self.options.append(flag)
+            elif flag in GLOBAL_VALUE_OPTIONS:
+                self.options.extend((GLOBAL_VALUE_OPTIONS[flag], str(value)))
+            # `--hash` without a requirement: pip warns and ignores it.
+
+    def _include(
+        self,
+        target: str,
+        flag: str,
+        origin: str,
+        number: int,
+        constraint: bool,
+        stack: tuple[str, ...],
+    ) -> None:
+        path = target
+        if not _URL_RE.match(target) and not _URL_RE.match(origin):
+            # Lexically normalised, as pip's abspath is, so `./b.txt` is reported as `b.txt`.
+            path = _normalise(os.path.join(os.path.dirname(origin), target))
+        key = _normalise(path)
+        if key in stack:
+            chain = " -> ".join((*stack[stack.index(key) :], key))
+            raise RequirementsError(origin, f"include cycle: {chain}", number)
+        try:
+            included = self.read(path)
+        except OSError as error:
+            raise RequirementsError(
+                origin, f"cannot read '{target}': {_reason(error)}", number
+            ) from None
+        # As in pip, `-r` inside a constraints file reads requirements, `-c` constraints.
+        nested_constraint = _INCLUDE_OPTIONS[flag] == "--constraint"
+        self.parse(included, path, nested_constraint, (*stack, key))
+
+
+def _entry(
+    text: str,
+    origin: str,
+    number: int,
+    options: tuple[str, ...],
+    editable: bool,
+    constraint: bool,
+) -> RequirementEntry:
+    """Build the entry for a requirement text, telling PEP 508 from URLs and local paths."""
+    location, _, marker = text.partition(" ;")
+    if _URL_RE.match(text):
+        name = _url_name(location.strip())
+        requirement = None
+        if name is not None:
+            marker_text = f" ; {marker.strip()}" if marker.strip() else ""
+            try:
+                requirement = Requirement(f"{name} @ {location.strip()}{marker_text}")
+            except InvalidRequirement:
+                requirement = None
+        return RequirementEntry(
+            text,
+            requirement,
+            canonicalize_name(name) if name else None,
+            origin,
+            number,
+            options,
+            editable,
+            constraint,
+        )
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement as error:
+        if not (editable or _is_path(location.strip())):
+            raise RequirementsError(origin, _invalid(text, error), number) from None
+        # A local directory or archive: only a wheel file name tells the project.
+        name = _url_name(location.strip())
+        return RequirementEntry(
+            text,
+            None,
+            canonicalize_name(name) if name else None,
+            origin,
+            number,
+            options,
+            editable,
+            constraint,
+        )
+    return RequirementEntry(
+        text,
+        requirement,
+        canonicalize_name(requirement.name),
+        origin,
+        number,
+        options,
+        editable,
+        constraint,
+    )
+
+
+def _invalid(text: str, error: InvalidRequirement) -> str:
+    """packaging's message is several lines with a caret; keep its first line, lower case."""
+    first = str(error).splitlines()[0].strip() if str(error) else "not a valid requirement"
+    return f"invalid requirement '{text}': {first[:1].lower()}{first[1:].rstrip('.')}"
+
+
+def _is_path(text: str) -> bool:
+    return (
+        text.startswith((".", "/", "~"))
+        or "/" in text
+        or "\\" in text
+        or text.lower().endswith(_ARCHIVE_SUFFIXES)
+    )
+
+
+def _url_name(text: str) -> str | None:
+    """Project name from an `#egg=` fragment or a wheel file name, if any."""
+    egg = _EGG_RE.search(text)
+    if egg:
+        return egg.group(1).split("[")[0]
+    wheel = _WHEEL_RE.search(text.split("#")[0].split("?")[0])
+    if wheel:
+        return wheel.group(1).rsplit("/", 1)[-1]
+    return None

@@ -1,0 +1,618 @@
+from __future__ import annotations
+
+import re
+import shlex
+import string
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from nbsetup.commands import InstallCommand
+from nbsetup.pinning import (
+    InstallLine,
+    PinNote,
+    Resolution,
+    canonical_options,
+    quote_argument,
+    render_line,
+    render_lines,
+    resolve,
+)
+from nbsetup.requirements import Pins, parse_requirements
+
+# packaging reads marker strings with backslashes through `ast`, which warns; not our concern.
+pytestmark = pytest.mark.filterwarnings("ignore:invalid escape sequence:DeprecationWarning")
+
+settings.register_profile("nbsetup", deadline=None, max_examples=40, derandomize=True)
+settings.load_profile("nbsetup")
+
+
+def _pins(text: str) -> Pins:
+    def read(path: str) -> str:
+        raise FileNotFoundError(2, "No such file or directory", path)
+
+    return parse_requirements(text, "requirements.txt", read)
+
+
+def pip(*requirements, options=(), manager="pip", files=()):
+    return InstallCommand(
+        manager, "install", tuple(requirements), tuple(options), requirement_files=tuple(files)
+    )
+
+
+def conda(*specs, options=()):
+    return InstallCommand("conda", "install", tuple(specs), tuple(options))
+
+
+def apt(*packages, options=(("-y", None),)):
+    return InstallCommand("apt", "install", tuple(packages), tuple(options))
+
+
+def _lines(commands, requirements=""):
+    return list(render_lines(resolve(commands, _pins(requirements))))
+
+
+# (commands, requirements.txt, rendered environment lines)
+POLICY = [
+    pytest.param([], "", [], id="nothing"),
+    pytest.param(
+        [pip("numpy")],
+        "numpy==1.26.4\n",
+        ["%pip install -q numpy==1.26.4"],
+        id="pinned",
+    ),
+    pytest.param(
+        [pip("NumPy")],
+        "numpy==1.26.4\n",
+        ["%pip install -q numpy==1.26.4"],
+        id="pinned-name-case",
+    ),
+    pytest.param(
+        [pip("scikit_learn")],
+        "Scikit-Learn==1.3.2\n",
+        ["%pip install -q Scikit-Learn==1.3.2"],
+        id="pep-503-names",
+    ),
+    pytest.param(
+        [pip("numpy<2")],
+        "numpy==1.26.4\n",
+        ["%pip install -q numpy==1.26.4"],
+        id="notebook-spec-replaced",
+    ),
+    pytest.param(
+        [pip("numpy>=2")],
+        "numpy==1.26.4\n",
+        ["%pip install -q numpy==1.26.4"],
+        id="conflict-requirements-win",
+    ),
+    pytest.param(
+        [pip("torch[cuda]")],
+        'torch[audio]==2.1.0 ; sys_platform == "linux"\n',
+        ["%pip install -q 'torch[audio,cuda]==2.1.0; sys_platform == \"linux\"'"],
+        id="extras-merged-markers-from-pin",
+    ),
+    pytest.param(
+        [pip('pywin32; sys_platform == "win32"')],
+        "pywin32==306\n",
+        ["%pip install -q 'pywin32==306; sys_platform == \"win32\"'"],
+        id="notebook-marker-kept-when-pin-has-none",
+    ),
+    pytest.param(
+        [pip("numpy==1.24")],
+        "numpy\n",
+        ["%pip install -q numpy==1.24"],
+        id="pin-without-specifier-keeps-notebook-spec",
+    ),
+    pytest.param(
+        [pip("numpy")],
+        'numpy==1.24.4; python_version < "3.9"\nnumpy==1.26.4; python_version >= "3.9"\n',
+        [
+            "%pip install -q 'numpy==1.24.4; python_version < \"3.9\"' "
+            "'numpy==1.26.4; python_version >= \"3.9\"'"
+        ],
+        id="marker-variants",
+    ),
+    pytest.param(
+        [pip("mylib")],
+        "git+https://github.com/org/mylib.git@v1#egg=mylib\n",
+        ['%pip install -q "mylib @ git+https://github.com/org/mylib.git@v1#egg=mylib"'],
+        id="pinned-to-vcs-url",
+    ),
+    pytest.param(
+        [pip("pandas>=2")],
+        "numpy==1.26.4\n",
+        ['%pip install -q "pandas>=2"'],
+        id="unpinned-keeps-spec",
+    ),
+    pytest.param(
+        [pip("pandas<2"), pip("pandas>=2.1")],
+        "",
+        ['%pip install -q "pandas>=2.1"'],
+        id="unpinned-later-spec-wins",
+    ),
+    pytest.param(
+        [pip("pandas==2.0"), pip("pandas")],
+        "",
+        ["%pip install -q pandas==2.0"],
+        id="later-bare-name-keeps-earlier-spec",
+    ),
+    pytest.param(
+        [pip("numpy", "pandas"), pip("numpy", "scipy")],
+        "",
+        ["%pip install -q numpy pandas scipy"],
+        id="duplicates-merged-first-appearance-order",
+    ),
+    pytest.param(
+        [pip("requests[socks]"), pip("Requests[security]")],
+        "",
+        ['%pip install -q "Requests[security,socks]"'],
+        id="duplicate-extras-merged",
+    ),
+    pytest.param(
+        [pip("git+https://github.com/a/b.git#egg=b"), pip("git+https://github.com/a/b.git#egg=b")],
+        "b==1.0\n",
+        ['%pip install -q "git+https://github.com/a/b.git#egg=b"'],
+        id="vcs-kept-as-written-once",
+    ),
+    pytest.param(
+        [pip("pkg @ https://x.org/pkg-1.0.zip")],
+        "pkg==2.0\n",
+        ['%pip install -q "pkg @ https://x.org/pkg-1.0.zip"'],
+        id="direct-url-kept-as-written",
+    ),
+    pytest.param(
+        [pip(files=["requirements.txt"]), pip("numpy")],
+        "numpy==1.26.4\n",
+        ["%pip install -q -r requirements.txt numpy==1.26.4"],
+        id="requirement-file-install-kept",
+    ),
+    pytest.param(
+        [pip("numpy", options=[("-q", None)]), pip("pandas", options=[("--quiet", None)])],
+        "",
+        ["%pip install -q numpy pandas"],
+        id="cosmetic-options-dropped",
+    ),
+    pytest.param(
+        [
+            pip(
+                "numpy",
+                options=[
+                    ("--no-cache-dir", None),
+                    ("--progress-bar", "off"),
+                    ("--root-user-action", "ignore"),
+                    ("--disable-pip-version-check", None),
+                    ("--no-warn-script-location", None),
+                    ("-v", None),
+                ],
+            ),
+            pip("pandas", options=[("--system", None)], manager="uv"),
+        ],
+        "",
+        ["%pip install -q numpy pandas"],
+        id="more-cosmetic-options-and-uv",
+    ),
+    pytest.param(
+        [pip("torch", options=[("-i", "https://download.pytorch.org/whl/cu121")]), pip("numpy")],
+        "torch==2.1.0\n",
+        [
+            "%pip install -q --index-url https://download.pytorch.org/whl/cu121 torch==2.1.0",
+            "%pip install -q numpy",
+        ],
+        id="option-group-bound",
+    ),
+    pytest.param(
+        [
+            pip("a", options=[("--pre", None), ("--no-deps", None)]),
+            pip("b", options=[("--no-deps", None), ("--pre", None), ("-q", None)]),
+        ],
+        "",
+        ["%pip install -q --pre --no-deps a b"],
+        id="option-order-same-group",
+    ),
+    pytest.param(
+        [
+            pip("a", options=[("--index-url=https://x/simple", None)]),
+            pip("b", options=[("--index-url", "https://x/simple")]),
+        ],
+        "",
+        ["%pip install -q --index-url https://x/simple a b"],
+        id="option-equals-split",
+    ),
+    pytest.param(
+        [pip("transformers", options=[("-U", None)]), pip("numpy")],
+        "",
+        ["%pip install -q --upgrade transformers", "%pip install -q numpy"],
+        id="upgrade-is-a-group",
+    ),
+    pytest.param(
+        [pip("numpy", "scipy", options=[("-U", None)]), pip("numpy")],
+        "",
+        ["%pip install -q --upgrade scipy", "%pip install -q numpy"],
+        id="same-package-two-groups-last-wins",
+    ),
+    pytest.param(
+        [
+            pip("numpy"),
+            apt("ffmpeg"),
+            conda("cudatoolkit=11.8", options=[("-c", "nvidia"), ("-y", None)]),
+        ],
+        "",
+        [
+            "!apt-get install -y ffmpeg",
+            "%conda install -y --channel nvidia cudatoolkit=11.8",
+            "%pip install -q numpy",
+        ],
+        id="managers-ordered-apt-conda-pip",
+    ),
+    pytest.param(
+        [
+            InstallCommand("apt", "update", options=(("-qq", None),)),
+            apt("libsm6", "ffmpeg"),
+            apt("ffmpeg", options=(("-qq", None),)),
+        ],
+        "",
+        ["!apt-get update -qq", "!apt-get install -y libsm6 ffmpeg"],
+        id="apt-update-and-dedupe",
+    ),
+    pytest.param(
+        [conda("numpy>=1.2"), conda("conda-forge::numpy=1.26")],
+        "numpy==1.20\n",
+        ["%conda install -y conda-forge::numpy=1.26"],
+        id="conda-not-pinned-later-wins",
+    ),
+    pytest.param(
+        [
+            InstallCommand("pip", "uninstall", ("numpy",)),
+            InstallCommand("pip", "install", ("x",), movable=False, reason="inside an if block"),
+        ],
+        "",
+        [],
+        id="only-hoistable-installs-count",
+    ),
+]
+
+
+@pytest.mark.parametrize(("commands", "requirements", "expected"), POLICY)
+def test_policy(commands, requirements, expected):
+    assert _lines(commands, requirements) == expected
+
+
+def _kinds(commands, requirements=""):
+    resolution = resolve(commands, _pins(requirements))
+    return [(n.kind, n.package) for n in resolution.notes]
+
+
+NOTES = [
+    pytest.param([pip("numpy")], "numpy==1.26.4\n", [("pinned", "numpy")], id="pinned"),
+    pytest.param(
+        [pip("numpy<2")], "numpy==1.26.4\n", [("pinned", "numpy")], id="satisfied-no-conflict"
+    ),
+    pytest.param(
+        [pip("numpy>=2")],
+        "numpy==1.26.4\n",
+        [("pinned", "numpy"), ("conflict", "numpy")],
+        id="conflict-exact",
+    ),
+    pytest.param(
+        [pip("numpy<2")],
+        "numpy>=1.20\n",
+        [("pinned", "numpy"), ("conflict", "numpy")],
+        id="conflict-range-pin-allows-more",
+    ),
+    pytest.param(
+        [pip("numpy<2")],
+        "numpy>=1.20,<1.27\n",
+        [("pinned", "numpy")],
+        id="range-inside-range",
+    ),
+    pytest.param(
+        [pip("numpy<1.4.9")],
+        "numpy~=1.4.5\n",
+        [("pinned", "numpy"), ("conflict", "numpy")],
+        id="compatible-release",
+    ),
+    pytest.param(
+        [pip("numpy==1.26.*")],
+        "numpy==1.26.4\n",
+        [("pinned", "numpy")],
+        id="wildcard-satisfied",
+    ),
+    pytest.param([pip("pandas")], "", [("unpinned", "pandas")], id="unpinned"),
+    pytest.param(
+        [pip("pandas<2"), pip("pandas>=2")],
+        "",
+        [("unpinned", "pandas"), ("conflict", "pandas")],
+        id="unpinned-conflict",
+    ),
+    pytest.param(
+        [pip("pandas"), pip("pandas")],
+        "",
+        [("unpinned", "pandas"), ("duplicate", "pandas")],
+        id="duplicate",
+    ),
+    pytest.param(
+        [pip("numpy", options=[("-U", None)]), pip("numpy")],
+        "numpy==1\n",
+        [("pinned", "numpy"), ("duplicate", "numpy"), ("moved", "numpy")],
+        id="moved",
+    ),
+    pytest.param(
+        [pip("git+https://github.com/a/b.git")],
+        "",
+        [("kept", "git+https://github.com/a/b.git")],
+        id="kept",
+    ),
+]
+
+
+@pytest.mark.parametrize(("commands", "requirements", "expected"), NOTES)
+def test_notes(commands, requirements, expected):
+    assert _kinds(commands, requirements) == expected
+
+
+def test_note_fields():
+    resolution = resolve([pip("numpy>=2"), pip("numpy")], _pins("\n\nnumpy==1.26.4\n"))
+    assert resolution.notes == (
+        PinNote(
+            "pinned", "numpy", ("numpy>=2", "numpy"), ("numpy==1.26.4",), "numpy==1.26.4",
+            "requirements.txt", 3,
+        ),
+        PinNote(
+            "conflict", "numpy", ("numpy>=2",), ("numpy==1.26.4",), "numpy==1.26.4",
+            "requirements.txt", 3,
+        ),
+    )  # fmt: skip
+
+
+def test_resolution_structure():
+    resolution = resolve(
+        [pip("numpy<2", options=[("-i", "https://x/simple"), ("-q", None)])],
+        _pins("numpy==1.26.4\n"),
+    )
+    assert resolution.lines == (
+        InstallLine("pip", ("--index-url", "https://x/simple"), ("numpy==1.26.4",)),
+    )
+    assert resolution.apt_update is False
+
+
+@pytest.mark.parametrize(
+    ("manager", "options", "expected"),
+    [
+        pytest.param("pip", [("-U", None)], ("--upgrade",), id="upgrade"),
+        pytest.param("pip", [("-i", "u")], ("--index-url", "u"), id="index-url"),
+        pytest.param("pip", [("-f", "u")], ("--find-links", "u"), id="find-links"),
+        pytest.param("pip", [("--extra-index-url=u", None)], ("--extra-index-url", "u"), id="eq"),
+        pytest.param("pip", [("-qq", None), ("--yes", None)], (), id="cosmetic"),
+        pytest.param(
+            "pip",
+            [("--no-index", None), ("--pre", None), ("--no-deps", None), ("--user", None)],
+            ("--no-index", "--pre", "--no-deps", "--user"),
+            id="meaningful",
+        ),
+        pytest.param("pip", [("--force-reinstall", None)], ("--force-reinstall",), id="force"),
+        pytest.param("conda", [("-c", "conda-forge"), ("-y", None)], ("--channel", "conda-forge")),
+        pytest.param(
+            "apt",
+            [("-qq", None), ("--no-install-recommends", None)],
+            ("--no-install-recommends",),
+            id="apt",
+        ),
+    ],
+)
+def test_canonical_options(manager, options, expected):
+    assert canonical_options(manager, options) == expected
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("numpy==1.26.4", "numpy==1.26.4", id="safe"),
+        pytest.param("numpy<2", '"numpy<2"', id="redirect"),
+        pytest.param("numpy[extra]", '"numpy[extra]"', id="glob"),
+        pytest.param('x; os_name == "nt"', "'x; os_name == \"nt\"'", id="double-quote-inside"),
+        pytest.param(
+            "x; os_name == 'a`id`'", "'x; os_name == '\"'\"'a`id`'\"'\"''", id="backtick"
+        ),
+        pytest.param(
+            "x; os_name == '$(rm -rf /)'",
+            "'x; os_name == '\"'\"'$''(rm -rf /)'\"'\"''",
+            id="command-substitution",
+        ),
+        pytest.param(
+            "x; os_name == '$HOME'", "'x; os_name == '\"'\"'$''HOME'\"'\"''", id="dollar"
+        ),
+        pytest.param("x; os_name == '{a}'", "\"x; os_name == '{{a}}'\"", id="braces"),
+        pytest.param(
+            "git+https://${GITHUB_TOKEN}@github.com/o/p.git",
+            '"git+https://${{GITHUB_TOKEN}}@github.com/o/p.git"',
+            id="pip-env-var-expanded-by-shell",
+        ),
+        pytest.param("a && b", '"a && b"', id="and"),
+    ],
+)
+def test_quote_argument(text, expected):
+    assert quote_argument(text) == expected
+    assert _shell_words(_ipython_expand(expected)) == [text]
+
+
+def test_render_line_forms():
+    assert render_line(InstallLine("apt", (), ("ffmpeg",))) == "!apt-get install -y ffmpeg"
+    assert render_line(InstallLine("conda", ("--channel", "x"), ("a>=1",))) == (
+        '%conda install -y --channel x "a>=1"'
+    )
+    assert render_line(
+        InstallLine("pip", ("--find-links", "https://x/{v}.html"), (), ("r.txt",), ("c.txt",))
+    ) == ('%pip install -q --find-links "https://x/{{v}}.html" -r r.txt -c c.txt')
+
+
+def test_render_lines_apt_update_first():
+    resolution = Resolution((InstallLine("apt", (), ("ffmpeg",)),), (), apt_update=True)
+    assert render_lines(resolution) == ("!apt-get update -qq", "!apt-get install -y ffmpeg")
+
+
+# --- helpers modelling IPython and a re-parse of the environment cell ----------------------
+
+# IPython's `DollarFormatter` patterns: before ipython/ipython#10545 and since (which skips
+# `$name` inside single quotes). `{{`/`}}` are undone by `string.Formatter.parse`.
+_DOLLAR_OLD = re.compile(r"(.*?)\$(\$?[\w\.]+)")
+_DOLLAR_NEW = re.compile(r"(.*?)\$(\$?[\w\.]+)(?=([^']*'[^']*')*[^']*$)")
+
+
+def _ipython_expand(line: str) -> str:
+    """What IPython passes to the shell, asserting that nothing would be interpolated."""
+    literal = []
+    for text, field, _, _ in string.Formatter().parse(line):
+        assert field is None, f"IPython would evaluate {{{field}}} in {line!r}"
+        assert not _DOLLAR_OLD.search(text), f"IPython <8 would expand $ in {line!r}"
+        assert not _DOLLAR_NEW.search(text), f"IPython 8 would expand $ in {line!r}"
+        literal.append(text)
+    return "".join(literal)
+
+
+def _shell_words(line: str) -> list[str]:
+    return shlex.split(line)
+
+
+_PREFIX = {"!apt-get install": "apt", "%conda install": "conda", "%pip install": "pip"}
+_VALUE_FLAGS = frozenset(
+    {"--index-url", "--extra-index-url", "--find-links", "--channel", "--progress-bar"}
+)
+
+
+def _reparse(line: str) -> InstallCommand:
+    """A simple recogniser for the lines `render_lines` writes."""
+    words = _shell_words(_ipython_expand(line))
+    if words[:2] == ["!apt-get", "update"]:
+        return InstallCommand("apt", "update", options=tuple((w, None) for w in words[2:]))
+    manager = _PREFIX[f"{words[0]} {words[1]}"]
+    options: list[tuple[str, str | None]] = []
+    requirements: list[str] = []
+    files: list[str] = []
+    constraints: list[str] = []
+    rest = iter(words[2:])
+    for word in rest:
+        if manager == "pip" and word in ("-r", "-c"):
+            (files if word == "-r" else constraints).append(next(rest))
+        elif word in _VALUE_FLAGS:
+            options.append((word, next(rest)))
+        elif word.startswith("-"):
+            options.append((word, None))
+        else:
+            requirements.append(word)
+    return InstallCommand(
+        manager, "install", tuple(requirements), tuple(options), tuple(files), tuple(constraints)
+    )
+
+
+def test_idempotent_examples():
+    for param in POLICY:
+        commands, requirements, _ = param.values
+        pins = _pins(requirements)
+        first = resolve(commands, pins)
+        again = resolve([_reparse(line) for line in render_lines(first)], pins)
+        assert again.lines == first.lines
+        assert again.apt_update == first.apt_update
+
+
+# --- properties ---------------------------------------------------------------------------
+
+NAMES = ["numpy", "NumPy", "scikit_learn", "Scikit-Learn", "pandas", "torch", "zope.interface"]
+SPECIFIERS = ["", "==1.26.4", ">=1.0", "<2", ">=1,<2", "~=1.4.5", "!=1.5", "==2.*"]
+EXTRAS = ["", "[cuda]", "[a,B]"]
+HOSTILE = "$`;&|(){}'\\ <>*?!#~\"abc"
+OPTION_GROUPS = [
+    (),
+    (("-q", None),),
+    (("-U", None),),
+    (("-i", "https://x/simple"),),
+    (("--index-url", "https://x/simple"), ("--quiet", None)),
+    (("--find-links", "https://x/{v}/$HOME"),),
+]
+URLS = [
+    "git+https://github.com/a/b.git@v1#egg=b",
+    "https://x.org/p/${TOKEN}/foo-1.0-py3-none-any.whl",
+    "pkg @ https://x.org/$HOME/{a}.zip",
+    "not valid; `rm -rf /` && $(id)",
+]
+
+
+@st.composite
+def requirement_texts(draw):
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.sampled_from(URLS))
+    text = draw(st.sampled_from(NAMES)) + draw(st.sampled_from(EXTRAS))
+    text += draw(st.sampled_from(SPECIFIERS))
+    if draw(st.booleans()):
+        value = draw(st.text(alphabet=HOSTILE.replace("'", ""), max_size=8))
+        text += f"; platform_release == '{value}'"
+    return text
+
+
+commands_strategy = st.lists(
+    st.builds(
+        lambda manager, requirements, options: InstallCommand(
+            manager, "install", tuple(requirements), options
+        ),
+        st.sampled_from(["pip", "pip", "uv"]),
+        st.lists(requirement_texts(), min_size=1, max_size=3),
+        st.sampled_from(OPTION_GROUPS),
+    ),
+    max_size=5,
+)
+pins_strategy = st.dictionaries(
+    st.sampled_from([*NAMES[::2], "requests"]),
+    st.sampled_from(["==1.26.4", ">=1", "[extra]==2.0; python_version >= '3.8'", ""]),
+    max_size=4,
+).map(lambda pins: _pins("".join(f"{name}{spec}\n" for name, spec in pins.items())))
+
+
+def _parses(text: str) -> bool:
+    """Parses, and reads back what packaging prints (`'\\'` in a marker does not)."""
+    try:
+        Requirement(str(Requirement(text)))
+    except InvalidRequirement:
+        return False
+    return True
+
+
+def _package(text: str) -> str:
+    if not _parses(text):
+        return text
+    requirement = Requirement(text)
+    return text if requirement.url else canonicalize_name(requirement.name)
+
+
+@given(commands_strategy, pins_strategy)
+def test_every_package_appears_exactly_once(commands, pins):
+    resolution = resolve(commands, pins)
+    installed = {_package(t) for c in commands for t in c.requirements}
+    written = Counter(_package(r) for line in resolution.lines for r in line.requirements)
+    assert set(written) == installed
+    assert set(written.values()) <= {1}
+
+
+@given(commands_strategy, pins_strategy)
+def test_output_parses_and_survives_quoting(commands, pins):
+    resolution = resolve(commands, pins)
+    # URLs and texts that do not parse (marker strings packaging rejects) are kept as written.
+    kept = {t for c in commands for t in c.requirements if t in URLS or not _parses(t)}
+    for line in resolution.lines:
+        words = _shell_words(_ipython_expand(render_line(line)))
+        assert words[-len(line.requirements) :] == list(line.requirements)
+        for text in line.requirements:
+            if text not in kept:
+                Requirement(text)
+
+
+@given(commands_strategy, pins_strategy)
+def test_resolve_is_idempotent(commands, pins):
+    first = resolve(commands, pins)
+    again = resolve([_reparse(line) for line in render_lines(first)], pins)
+    assert again.lines == first.lines
