@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nbsetup import notebook_io, transform
+from nbsetup import notebook_io, report, transform
 from nbsetup.errors import NbsetupError
 from nbsetup.report import CHANGED, FAILED, SKIPPED, UNCHANGED, Change, FileResult
+from nbsetup.requirements import Pins, find_requirements, load_requirements
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +27,8 @@ class Settings:
     check: bool = False
     diff: bool = False
     exclude: tuple[str, ...] = ()
+    #: The pin source for every notebook; None: the nearest requirements.txt of each notebook.
+    requirements: Path | None = None
 
     @property
     def write(self) -> bool:
@@ -81,15 +85,37 @@ def process(path: Path, settings: Settings) -> FileResult:
 def _process(path: Path, display: str, settings: Settings) -> FileResult:
     data = notebook_io.read_bytes(path)
     document = notebook_io.loads(data)
-    result = transform.hoist(document.notebook)
-    if result.skipped is not None:
-        return FileResult(display, SKIPPED, (Change("skipped", result.skipped),))
+    skipped = transform.skip_reason(document.notebook)
+    if skipped is not None:
+        return FileResult(display, SKIPPED, (Change("skipped", skipped),))
+    requirements = settings.requirements or find_requirements(path.absolute())
+    pins = _pins(requirements.absolute()) if requirements else transform.NO_PINS
+    label = os.path.relpath(requirements, path.absolute().parent) if requirements else None
+    result = transform.hoist(document.notebook, pins, transform.Config(requirements_label=label))
     new_data = notebook_io.dumps(document, result.notebook, result.origins)
+    origin = str(requirements) if requirements else None
     if new_data == data:
-        return FileResult(display, UNCHANGED, result.changes)
+        return FileResult(display, UNCHANGED, result.changes, requirements=origin)
+    diff = report.render_diff(display, document.notebook, result.notebook) if settings.diff else ""
     if settings.write:
         notebook_io.write_atomic(path, new_data)
-    return FileResult(display, CHANGED, result.changes)
+    return FileResult(display, CHANGED, result.changes, diff=diff, requirements=origin)
+
+
+def _pins(path: Path) -> Pins:
+    """Parse a requirements file once per run (per worker), however many notebooks use it."""
+    try:
+        status = path.stat()
+    except OSError:
+        return load_requirements(path)  # reports the reason
+    # The stamp keeps a long-lived process (tests, an editor integration) from using a stale
+    # parse after the file changed.
+    return _cached_pins(path, status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_pins(path: Path, mtime_ns: int, size: int) -> Pins:
+    return load_requirements(path)
 
 
 def run(paths: Sequence[Path], settings: Settings) -> list[FileResult]:

@@ -30,6 +30,12 @@ def main() -> None:
     help="Write nothing; print a diff of the cell sources; exit 1 if non-empty.",
 )
 @click.option(
+    "--requirements",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Pin from this requirements file (default: the nearest requirements.txt "
+    "in the notebook's directory or a parent, up to the repository root).",
+)
+@click.option(
     "--exclude",
     multiple=True,
     metavar="GLOB",
@@ -49,6 +55,7 @@ def fix(
     paths: tuple[Path, ...],
     check: bool,
     show_diff: bool,
+    requirements: Path | None,
     exclude: tuple[str, ...],
     output_format: str,
     quiet: bool,
@@ -57,7 +64,9 @@ def fix(
     """Hoist and pin the installs of the notebooks in PATHS (files or directories)."""
     if verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
-    settings = batch.Settings(check=check, diff=show_diff, exclude=exclude)
+    settings = batch.Settings(
+        check=check, diff=show_diff, exclude=exclude, requirements=requirements
+    )
     results = batch.run(paths, settings)
     options = report.RunOptions(check=check, diff=show_diff)
     _emit(results, options, output_format, quiet)

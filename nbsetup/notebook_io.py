@@ -394,6 +394,12 @@ def _detect_style(text: str, top: _ObjectLayout, cells_span: Span) -> JsonStyle:
     )
 
 
+def cell_text(cell: dict[str, Any]) -> str:
+    """A cell's source as one string, whatever its JSON shape."""
+    source = cell.get("source", "")
+    return source if isinstance(source, str) else "".join(source)
+
+
 def read_bytes(path: Path) -> bytes:
     """Read a file, mapping OS errors to a user-ready `Unreadable` reason."""
     try:
@@ -436,6 +442,7 @@ __all__ = [
     "Document",
     "JsonStyle",
     "NotebookError",
+    "cell_text",
     "dumps",
     "loads",
     "read_bytes",

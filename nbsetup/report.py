@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from nbsetup.notebook_io import cell_text
 
 #: Version of the JSON report layout; bump it on any incompatible change.
 SCHEMA_VERSION = 1
@@ -17,13 +20,16 @@ CHANGE_KINDS = (
     "pinned",
     "conflict",
     "unpinned",
+    "duplicate",
+    "moved",
+    "kept",
     "left",
     "cell-removed",
     "env-cell",
     "skipped",
 )
 #: Kinds a user should look at (warnings in text, annotations on GitHub).
-WARNING_KINDS = frozenset({"conflict", "left"})
+WARNING_KINDS = frozenset({"conflict", "left", "moved"})
 
 #: File outcomes.
 CHANGED, UNCHANGED, SKIPPED, FAILED = "changed", "unchanged", "skipped", "failed"
@@ -124,6 +130,30 @@ def summary_line(results: Sequence[FileResult], options: RunOptions) -> str:
     return ", ".join(parts)
 
 
+def render_diff(path: str, old: dict[str, Any], new: dict[str, Any]) -> str:
+    """A unified diff of the cell sources of two versions of a notebook (`--diff`).
+
+    Each cell is shown as a `# %%` block, as in the percent format of jupytext and VS Code.
+    """
+    return "".join(
+        difflib.unified_diff(
+            _cells_as_text(old), _cells_as_text(new), f"{path} (original)", f"{path} (fixed)"
+        )
+    )
+
+
+def _cells_as_text(notebook: dict[str, Any]) -> list[str]:
+    lines = []
+    for cell in notebook["cells"]:
+        kind = cell["cell_type"]
+        lines.append("# %%\n" if kind == "code" else f"# %% [{kind}]\n")
+        text = cell_text(cell)
+        lines += text.splitlines(keepends=True)
+        if text and not text.endswith("\n"):
+            lines[-1] += "\n"
+    return lines
+
+
 def render_json(results: Sequence[FileResult], options: RunOptions) -> str:
     """The machine-readable report of a run (`--format json`), schema `SCHEMA_VERSION`."""
     counts = Counter(result.status for result in results)
@@ -175,6 +205,7 @@ __all__ = [
     "exit_code",
     "format_change",
     "format_error",
+    "render_diff",
     "render_github",
     "render_json",
     "summary_line",

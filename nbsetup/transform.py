@@ -1,11 +1,44 @@
-"""Pure hoisting: notebook data (+ pins, config) in, new notebook data and changes out."""
+"""Pure hoisting: notebook data (+ pins, config) in, new notebook data and changes out.
+
+Before (cells)::
+
+    import pandas as pd              | !pip install -q seaborn && echo ok
+                                     | import seaborn
+
+After::
+
+    # nbsetup: environment cell ...  | import pandas as pd | !echo ok
+    %pip install -q seaborn          |                     | import seaborn
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nbsetup.report import Change
+from packaging.requirements import InvalidRequirement, Requirement
+
+from nbsetup import envcell, installs, pinning
+from nbsetup.commands import InstallCommand, InstallSite
+from nbsetup.notebook_io import cell_text
+from nbsetup.report import WARNING_KINDS, Change
+from nbsetup.requirements import Pins
+
+# A line that keeps nothing alive once the installs around it are gone.
+_INERT_LINE = re.compile(r"\s*(#.*)?|%%(capture|bash|sh|script\s+bash)\b[^\n]*", re.DOTALL)
+
+
+NO_PINS = Pins()
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the transform needs to know beyond the notebook and its pins."""
+
+    #: How the environment cell names the pin source (e.g. "requirements.txt"); None: no pins.
+    requirements_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -30,10 +63,238 @@ def kernel_language(notebook: dict[str, Any]) -> str | None:
     return None
 
 
-def hoist(notebook: dict[str, Any]) -> Result:
-    """Return the notebook with its movable installs hoisted into one environment cell."""
+def skip_reason(notebook: dict[str, Any]) -> str | None:
+    """Why nbsetup leaves this notebook alone (a kernel that is not Python), or None."""
     language = kernel_language(notebook)
-    origins = tuple(range(len(notebook["cells"])))
     if language is not None and language != "python":
-        return Result(notebook, origins=origins, skipped=f"kernel language is {language}")
-    return Result(notebook, origins=origins)
+        return f"not a Python notebook (kernel language: {language})"
+    return None
+
+
+def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Config()) -> Result:
+    """Return the notebook with its movable installs hoisted into one environment cell.
+
+    The input is not modified; unchanged cells are the input's own objects.
+    """
+    cells = notebook["cells"]
+    unchanged = Result(notebook, origins=tuple(range(len(cells))))
+    skipped = skip_reason(notebook)
+    if skipped is not None:
+        return Result(notebook, origins=unchanged.origins, skipped=skipped)
+    env_index = envcell.find(cells)
+    sources = [
+        cell_text(cell) if cell["cell_type"] == "code" and index != env_index else None
+        for index, cell in enumerate(cells)
+    ]
+    sites = installs.find_installs(sources)
+    env = _EnvCell.read(cells[env_index]) if env_index is not None else _EnvCell.empty()
+    moving = _moving_sites(sites, env)
+    hoisted = [command for site in moving for command in site.commands if command.movable]
+    changes = [change for site in sites for change in _left_changes(site)]
+    if env_index is None and not hoisted:
+        return Result(notebook, tuple(changes), unchanged.origins)
+
+    resolution = pinning.resolve([*env.commands, *hoisted], pins)
+    changes += [_hoisted_change(site) for site in moving]
+    changes += [_pin_change(note) for note in resolution.notes]
+
+    new_cells: list[dict[str, Any]] = []
+    origins: list[int | None] = []
+    by_cell: dict[int, list[InstallSite]] = {}
+    for site in moving:
+        by_cell.setdefault(site.cell, []).append(site)
+    for index, cell in enumerate(cells):
+        if index == env_index:
+            continue
+        if index not in by_cell:
+            new_cells.append(cell)
+            origins.append(index)
+            continue
+        text = _apply(cell_text(cell), by_cell[index])
+        if all(_INERT_LINE.fullmatch(line) for line in text.splitlines()):
+            changes.append(
+                Change("cell-removed", "cell removed: only installs were left", index + 1)
+            )
+            continue
+        new_cells.append({**cell, "source": envcell.as_source(text, cell["source"])})
+        origins.append(index)
+
+    env_text = _env_text(resolution, env.extra, config)
+    if env_index is not None and not hoisted and env.means(resolution, pins):
+        env_cell, env_origin = cells[env_index], env_index
+    elif env_index is not None:
+        old = cells[env_index]
+        env_cell = {**old, "source": envcell.as_source(env_text, old["source"])}
+        env_origin = env_index
+        changes.append(Change("env-cell", "environment cell updated", env_index + 1))
+    else:
+        env_cell = envcell.new_cell(
+            envcell.as_source(env_text, _source_shape(cells)),
+            _template(cells),
+            with_id=notebook.get("nbformat_minor", 0) >= 5,
+        )
+        env_origin = None
+    position = next(
+        (i for i, cell in enumerate(new_cells) if cell["cell_type"] == "code"), len(new_cells)
+    )
+    if env_origin is None:
+        changes.append(Change("env-cell", "environment cell created", position + 1))
+    new_cells.insert(position, env_cell)
+    origins.insert(position, env_origin)
+    if len(new_cells) == len(cells) and all(a is b for a, b in zip(new_cells, cells, strict=True)):
+        # Nothing to do: the notebook is returned as is, with only what still deserves a look.
+        kept = tuple(change for change in changes if change.kind in WARNING_KINDS)
+        return Result(notebook, kept, unchanged.origins)
+    result = {**notebook, "cells": new_cells}
+    return Result(result, tuple(changes), tuple(origins))
+
+
+@dataclass(frozen=True)
+class _EnvCell:
+    """What an existing environment cell holds: install commands, and the user's other lines."""
+
+    commands: tuple[InstallCommand, ...]
+    extra: tuple[str, ...]
+
+    @classmethod
+    def empty(cls) -> _EnvCell:
+        return cls((), ())
+
+    @classmethod
+    def read(cls, cell: dict[str, Any]) -> _EnvCell:
+        text = cell_text(cell)
+        sites = [site for site in installs.find_installs([text]) if site.movable]
+        commands = tuple(c for site in sites for c in site.commands if c.movable)
+        kept = _apply(text, sites).splitlines()
+        extra = tuple(line for line in kept if line.strip() and not envcell.is_header(line))
+        return cls(commands, extra)
+
+    def means(self, resolution: pinning.Resolution, pins: Pins) -> bool:
+        """Whether the cell already installs what `resolution` asks for (meaning, not text)."""
+        written = pinning.resolve(self.commands, NO_PINS)
+        return written.apt_update == resolution.apt_update and _meaning(written.lines) == _meaning(
+            resolution.lines
+        )
+
+
+def _moving_sites(sites: Sequence[InstallSite], env: _EnvCell) -> list[InstallSite]:
+    """The movable sites; an `apt-get update` moves only when some apt install is hoisted."""
+    movable = [site for site in sites if site.movable]
+    commands = [*env.commands, *(c for site in movable for c in site.commands if c.movable)]
+    if any(c.manager == "apt" and c.action == "install" for c in commands):
+        return movable
+    return [site for site in movable if not all(_is_apt_update(c) for c in site.commands)]
+
+
+def _is_apt_update(command: InstallCommand) -> bool:
+    return command.manager == "apt" and command.action == "update"
+
+
+def _meaning(lines: Sequence[pinning.InstallLine]) -> set[tuple[object, ...]]:
+    """Install lines compared by what they install, not how they are spelt or ordered."""
+    return {
+        (
+            line.manager,
+            tuple(sorted(line.options)),
+            frozenset(_normal_requirement(text) for text in line.requirements),
+            frozenset(line.requirement_files),
+            frozenset(line.constraint_files),
+        )
+        for line in lines
+    }
+
+
+def _normal_requirement(text: str) -> str:
+    try:
+        return str(Requirement(text))
+    except InvalidRequirement:
+        return text
+
+
+def _apply(text: str, sites: Sequence[InstallSite]) -> str:
+    """Replace each site's lines by its replacement (sites of one cell, in any order)."""
+    lines = text.splitlines(keepends=True)
+    for site in sorted(sites, key=lambda site: site.start, reverse=True):
+        assert site.replacement is not None
+        replacement = list(site.replacement)
+        # The cell's last line may lack a newline; the line before it then ends the cell.
+        if site.end >= len(lines) and replacement and not lines[-1].endswith(("\n", "\r")):
+            replacement[-1] = replacement[-1].rstrip("\r\n")
+        lines[site.start : site.end] = replacement
+    if lines and not text.endswith(("\n", "\r")):
+        lines[-1] = lines[-1].rstrip("\r\n")
+    return "".join(lines)
+
+
+def _env_text(resolution: pinning.Resolution, extra: Sequence[str], config: Config) -> str:
+    lines = [
+        *envcell.header(config.requirements_label),
+        *pinning.render_lines(resolution),
+        *extra,
+    ]
+    return "\n".join(lines)
+
+
+def _source_shape(cells: Sequence[dict[str, Any]]) -> str | list[str]:
+    """`""` or `[]`: how most code cells store their source (lists on a tie)."""
+    code = [cell for cell in cells if cell["cell_type"] == "code"]
+    strings = sum(isinstance(cell["source"], str) for cell in code)
+    return "" if strings * 2 > len(code) else []
+
+
+def _template(cells: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((cell for cell in cells if cell["cell_type"] == "code"), None)
+
+
+def _command_text(command: InstallCommand) -> str:
+    return " ".join(command.requirements + command.requirement_files) or command.manager
+
+
+def _left_changes(site: InstallSite) -> list[Change]:
+    """One change per reason a site's commands stay where they are."""
+    by_reason: dict[str, list[str]] = {}
+    for command in site.commands:
+        if not command.movable:
+            reason = command.reason or "not movable"
+            by_reason.setdefault(reason, []).append(_command_text(command))
+    return [
+        Change(
+            "left",
+            f"install not moved: {reason}",
+            site.cell + 1,
+            site.start + 1,
+            ", ".join(dict.fromkeys(what)),
+        )
+        for reason, what in by_reason.items()
+    ]
+
+
+def _hoisted_change(site: InstallSite) -> Change:
+    moved = [command for command in site.commands if command.movable]
+    what = ", ".join(_command_text(command) for command in moved)
+    return Change(
+        "hoisted",
+        f"moved {site.form} install of {what} to the environment cell",
+        site.cell + 1,
+        site.start + 1,
+        what,
+    )
+
+
+def _pin_change(note: pinning.PinNote) -> Change:
+    notebook = " and ".join(repr(text) for text in dict.fromkeys(note.notebook))
+    result = ", ".join(repr(text) for text in note.result)
+    where = f"{note.origin}, line {note.line}" if note.origin else "the requirements"
+    messages = {
+        "pinned": f"{note.package}: pinned to {result} by {where}",
+        "unpinned": f"{note.package}: not in the requirements; kept as {result}",
+        "conflict": (
+            f"{note.package}: notebook asks for {notebook}, {where} pins {result}; the pin wins"
+            if note.origin
+            else f"{note.package}: notebook asks for {notebook}; the last one wins: {result}"
+        ),
+        "duplicate": f"{note.package}: installed {len(note.notebook)} times; merged into {result}",
+        "moved": f"{note.package}: installed with different options; kept with its last install",
+        "kept": f"{note.package}: kept as written",
+    }
+    return Change(note.kind, messages[note.kind], package=note.package)
