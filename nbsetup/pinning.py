@@ -86,8 +86,26 @@ OPTION_ALIASES = {
     "conda": {"-c": "--channel", "-n": "--name", "-p": "--prefix"},
     "apt": {},
 }
-_PREFIXES = {"apt": "!apt-get install -y", "conda": "%conda install -y", "pip": "%pip install -q"}
+_PREFIXES = {"apt": "!apt-get install -y", "conda": "%conda install -y"}
 APT_UPDATE_LINE = "!apt-get update -qq"
+#: How pip lines may start: the magic (installs into the kernel's environment) or the shell.
+PIP_STYLES = ("%pip", "!pip")
+
+
+@dataclass(frozen=True)
+class LineStyle:
+    """How the environment cell spells pip lines: `%pip install -q ...` by default."""
+
+    pip: str = "%pip"
+    quiet: bool = True
+
+    def __post_init__(self) -> None:
+        if self.pip not in PIP_STYLES:
+            raise ValueError(f"pip style must be one of {', '.join(PIP_STYLES)}: {self.pip!r}")
+
+    @property
+    def pip_prefix(self) -> str:
+        return f"{self.pip} install -q" if self.quiet else f"{self.pip} install"
 
 
 @dataclass(frozen=True)
@@ -250,7 +268,7 @@ def _tokens(pairs: Sequence[tuple[str, str | None]]) -> tuple[str, ...]:
     return tuple(t for flag, value in pairs for t in ((flag,) if value is None else (flag, value)))
 
 
-def render_line(line: InstallLine) -> str:
+def render_line(line: InstallLine, style: LineStyle = LineStyle()) -> str:
     """The notebook source of an install line, every argument quoted for IPython and the shell.
 
     `InstallLine("pip", requirements=("numpy<2", "torch"))` → `%pip install -q "numpy<2" torch`.
@@ -261,13 +279,14 @@ def render_line(line: InstallLine) -> str:
     for path in line.constraint_files:
         arguments += ["-c", path]
     arguments += line.requirements
-    return " ".join([_PREFIXES[line.manager], *(quote_argument(a) for a in arguments)])
+    prefix = style.pip_prefix if line.manager == "pip" else _PREFIXES[line.manager]
+    return " ".join([prefix, *(quote_argument(a) for a in arguments)])
 
 
-def render_lines(resolution: Resolution) -> tuple[str, ...]:
+def render_lines(resolution: Resolution, style: LineStyle = LineStyle()) -> tuple[str, ...]:
     """All install lines of the environment cell, `apt-get update` first when hoisted."""
     update = (APT_UPDATE_LINE,) if resolution.apt_update else ()
-    return update + tuple(render_line(line) for line in resolution.lines)
+    return update + tuple(render_line(line, style) for line in resolution.lines)
 
 
 # shlex.quote's set of characters that never need quoting.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -39,6 +39,10 @@ class Config:
 
     #: How the environment cell names the pin source (e.g. "requirements.txt"); None: no pins.
     requirements_label: str | None = None
+    #: How pip lines are written (`%pip install -q` by default).
+    style: pinning.LineStyle = field(default_factory=pinning.LineStyle)
+    #: Kernel languages whose notebooks are rewritten; a notebook naming none counts as Python.
+    kernels: tuple[str, ...] = ("python",)
 
 
 @dataclass(frozen=True)
@@ -56,18 +60,20 @@ class Result:
 def kernel_language(notebook: dict[str, Any]) -> str | None:
     """The notebook's kernel language, lower case, or None when it names none."""
     metadata = notebook.get("metadata", {})
-    for key, field in (("kernelspec", "language"), ("language_info", "name")):
+    for key, name in (("kernelspec", "language"), ("language_info", "name")):
         section = metadata.get(key)
-        if isinstance(section, dict) and isinstance(section.get(field), str):
-            return section[field].lower()
+        if isinstance(section, dict) and isinstance(section.get(name), str):
+            return section[name].lower()
     return None
 
 
-def skip_reason(notebook: dict[str, Any]) -> str | None:
-    """Why nbsetup leaves this notebook alone (a kernel that is not Python), or None."""
+def skip_reason(notebook: dict[str, Any], kernels: Sequence[str] = ("python",)) -> str | None:
+    """Why nbsetup leaves this notebook alone (a kernel not in `kernels`), or None."""
     language = kernel_language(notebook)
-    if language is not None and language != "python":
-        return f"not a Python notebook (kernel language: {language})"
+    if language is not None and language not in {kernel.lower() for kernel in kernels}:
+        if kernels == ("python",):
+            return f"not a Python notebook (kernel language: {language})"
+        return f"kernel language {language} is not one of: {', '.join(kernels)}"
     return None
 
 
@@ -78,7 +84,7 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
     """
     cells = notebook["cells"]
     unchanged = Result(notebook, origins=tuple(range(len(cells))))
-    skipped = skip_reason(notebook)
+    skipped = skip_reason(notebook, config.kernels)
     if skipped is not None:
         return Result(notebook, origins=unchanged.origins, skipped=skipped)
     env_index = envcell.find(cells)
@@ -96,7 +102,12 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
 
     resolution = pinning.resolve([*env.commands, *hoisted], pins)
     changes += [_hoisted_change(site) for site in moving]
-    changes += [_pin_change(note) for note in resolution.notes]
+    conflicts = {note.package for note in resolution.notes if note.kind == "conflict"}
+    changes += [
+        _pin_change(note)
+        for note in resolution.notes
+        if not (note.kind == "pinned" and note.package in conflicts)  # the conflict says it
+    ]
 
     new_cells: list[dict[str, Any]] = []
     origins: list[int | None] = []
@@ -120,7 +131,7 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
         origins.append(index)
 
     env_text = _env_text(resolution, env.extra, config)
-    if env_index is not None and not hoisted and env.means(resolution, pins):
+    if env_index is not None and not hoisted and env.means(resolution, config.style):
         env_cell, env_origin = cells[env_index], env_index
     elif env_index is not None:
         old = cells[env_index]
@@ -138,7 +149,7 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
         (i for i, cell in enumerate(new_cells) if cell["cell_type"] == "code"), len(new_cells)
     )
     if env_origin is None:
-        changes.append(Change("env-cell", "environment cell created", position + 1))
+        changes.append(Change("env-cell", f"environment cell created as cell {position + 1}"))
     new_cells.insert(position, env_cell)
     origins.insert(position, env_origin)
     if len(new_cells) == len(cells) and all(a is b for a, b in zip(new_cells, cells, strict=True)):
@@ -155,6 +166,8 @@ class _EnvCell:
 
     commands: tuple[InstallCommand, ...]
     extra: tuple[str, ...]
+    #: How its pip lines start (`%pip install`, `!pip install`, ...).
+    pip_forms: frozenset[str] = frozenset()
 
     @classmethod
     def empty(cls) -> _EnvCell:
@@ -167,13 +180,22 @@ class _EnvCell:
         commands = tuple(c for site in sites for c in site.commands if c.movable)
         kept = _apply(text, sites).splitlines()
         extra = tuple(line for line in kept if line.strip() and not envcell.is_header(line))
-        return cls(commands, extra)
+        pip_forms = frozenset(
+            site.form for site in sites if any(c.manager == "pip" for c in site.commands)
+        )
+        return cls(commands, extra, pip_forms)
 
-    def means(self, resolution: pinning.Resolution, pins: Pins) -> bool:
-        """Whether the cell already installs what `resolution` asks for (meaning, not text)."""
+    def means(self, resolution: pinning.Resolution, style: pinning.LineStyle) -> bool:
+        """Whether the cell already installs what `resolution` asks for (meaning, not text).
+
+        Layout and cosmetic options do not count; whether pip runs as the `%pip` magic or in
+        the shell does, since it decides which environment receives the packages.
+        """
         written = pinning.resolve(self.commands, NO_PINS)
-        return written.apt_update == resolution.apt_update and _meaning(written.lines) == _meaning(
-            resolution.lines
+        return (
+            written.apt_update == resolution.apt_update
+            and _meaning(written.lines) == _meaning(resolution.lines)
+            and all(form.startswith(style.pip) for form in self.pip_forms)
         )
 
 
@@ -229,7 +251,7 @@ def _apply(text: str, sites: Sequence[InstallSite]) -> str:
 def _env_text(resolution: pinning.Resolution, extra: Sequence[str], config: Config) -> str:
     lines = [
         *envcell.header(config.requirements_label),
-        *pinning.render_lines(resolution),
+        *pinning.render_lines(resolution, config.style),
         *extra,
     ]
     return "\n".join(lines)
@@ -247,7 +269,13 @@ def _template(cells: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def _command_text(command: InstallCommand) -> str:
-    return " ".join(command.requirements + command.requirement_files) or command.manager
+    """What a command installs, for the report: `numpy pandas`, `-r requirements.txt`."""
+    words = [
+        *command.requirements,
+        *(f"-r {path}" for path in command.requirement_files),
+        *(f"-c {path}" for path in command.constraint_files),
+    ]
+    return " ".join(words) or f"{command.manager} {command.action}"
 
 
 def _left_changes(site: InstallSite) -> list[Change]:
@@ -272,9 +300,13 @@ def _left_changes(site: InstallSite) -> list[Change]:
 def _hoisted_change(site: InstallSite) -> Change:
     moved = [command for command in site.commands if command.movable]
     what = ", ".join(_command_text(command) for command in moved)
+    if all(_is_apt_update(command) for command in moved):
+        message = "moved apt-get update to the environment cell (it precedes the apt installs)"
+    else:
+        message = f"moved {site.form} install of {what} to the environment cell"
     return Change(
         "hoisted",
-        f"moved {site.form} install of {what} to the environment cell",
+        message,
         site.cell + 1,
         site.start + 1,
         what,

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from nbsetup import envcell, transform
+from nbsetup import envcell, pinning, transform
 from nbsetup.requirements import parse_requirements
 
 HEADER = envcell.header(None)
@@ -237,3 +237,44 @@ def test_apt_update_alone_is_not_moved():
     notebook = _nb(_code("import os\n!apt-get update\n!pip install x"))
     result = transform.hoist(notebook)
     assert _sources(result.notebook)[1] == "import os\n!apt-get update"
+
+
+def test_shell_pip_style_without_quiet():
+    config = transform.Config(style=pinning.LineStyle(pip="!pip", quiet=False))
+    result = transform.hoist(_nb(_code("%pip install -q numpy\nimport numpy")), config=config)
+    assert _sources(result.notebook)[0] == _env("!pip install numpy")
+
+
+def test_switching_the_pip_style_rewrites_the_environment_cell():
+    notebook = transform.hoist(_nb(_code("!pip install numpy\nimport numpy"))).notebook
+    shell = transform.Config(style=pinning.LineStyle(pip="!pip"))
+    result = transform.hoist(notebook, config=shell)
+    assert _sources(result.notebook)[0] == _env("!pip install -q numpy")
+    assert transform.hoist(result.notebook, config=shell).notebook is result.notebook
+
+
+def test_quiet_flag_alone_is_layout_and_leaves_the_cell_alone():
+    notebook = transform.hoist(_nb(_code("!pip install numpy\nimport numpy"))).notebook
+    loud = transform.Config(style=pinning.LineStyle(quiet=False))
+    assert transform.hoist(notebook, config=loud).notebook is notebook
+
+
+def test_unknown_pip_style_is_refused():
+    with pytest.raises(ValueError, match="pip style"):
+        pinning.LineStyle(pip="%uv")
+
+
+@pytest.mark.parametrize(
+    ("kernels", "language", "skipped"),
+    [
+        (("python",), "python", False),
+        (("python",), "R", True),
+        (("python", "r"), "R", False),
+        (("r",), "python", True),
+    ],
+)
+def test_kernels_decide_which_notebooks_are_rewritten(kernels, language, skipped):
+    notebook = _nb(_code("!pip install numpy"), language=language)
+    result = transform.hoist(notebook, config=transform.Config(kernels=kernels))
+    assert (result.skipped is not None) is skipped
+    assert (result.notebook is notebook) is skipped
