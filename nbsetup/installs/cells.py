@@ -6,15 +6,18 @@ import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from nbsetup.commands import InstallCommand, InstallSite
 from nbsetup.installs.arguments import SYS_EXECUTABLE, parse_command
-from nbsetup.installs.python_calls import PythonCall, find_calls, may_contain_calls
 from nbsetup.installs.shell import Part, ShellLine, ShellSyntaxError, parse_line
 from nbsetup.magics import PYTHON_CELL_MAGICS, SHELL_CELL_MAGICS, CellScan, Escape, scan_cell
+
+if TYPE_CHECKING:
+    from nbsetup.installs.python_calls import PythonCall
 
 _LINE_MAGIC_TOOLS = frozenset({"pip", "conda", "mamba", "micromamba", "uv"})
 _MAGIC_NAME = re.compile(r"\W")
@@ -59,6 +62,12 @@ _RELEVANT = re.compile(
     r"[!%]|pip|conda|mamba|apt|\buv\b|\bcd\b|pushd|popd|chdir|clone|open\(|write_"
 )
 _SHELL_FUNCTION = re.compile(r"\s*(function\s+[\w-]+|[\w-]+\s*\(\s*\))")
+# Cheap test before paying for libcst (an import, then a parse per cell): most cells call
+# none of these. Keep in step with the calls `python_calls` matches.
+_CALL_HINT = re.compile(
+    r"(subprocess\.(run|call|check_call|check_output|Popen)|\.system|run_line_magic|pip\.main)\s*\("
+)
+_TOOL_HINT = re.compile(r"\bpip|conda|mamba|apt|\buv\b")
 
 
 @dataclass
@@ -307,12 +316,29 @@ def _python_line_state(text: str, state: _State) -> None:
         state.written |= {posixpath.basename(path) for path in pattern.findall(text)}
 
 
+def _may_contain_calls(source: str) -> bool:
+    """True when a cell might hold a Python-level install call (worth a libcst parse)."""
+    return bool(_CALL_HINT.search(source) and _TOOL_HINT.search(source))
+
+
+def find_calls(source: str) -> tuple[PythonCall, ...]:
+    """The calls in a cell that run a command: `python_calls.find_calls`, imported on first use.
+
+    `python_calls` imports libcst, which takes longer to import than nbsetup takes on a typical
+    notebook; a run that meets no such call (a pre-commit hook on a notebook of `!pip` lines)
+    never imports it.
+    """
+    from nbsetup.installs import python_calls
+
+    return python_calls.find_calls(source)
+
+
 def _python_cell(
     cell: int, lines: Sequence[str], source: str, scan: CellScan, state: _State
 ) -> list[InstallSite]:
     """A Python cell (or `%%capture` body): escapes and calls, in line order."""
     calls: dict[int, list[PythonCall]] = {}
-    if may_contain_calls(source):
+    if _may_contain_calls(source):
         starts = [logical.start for logical in scan.logical_lines if logical.escape is None]
         for call in find_calls(source):
             # File the call under the statement it starts in, even mid-statement.

@@ -1,8 +1,12 @@
-"""Python statements that run installs: subprocess, os.system, get_ipython(), pip.main."""
+"""Python statements that run installs: subprocess, os.system, get_ipython(), pip.main.
+
+This is the one module that needs libcst, which takes about half a second to import: longer
+than nbsetup takes on a typical notebook. `cells.find_calls` imports it on first use, once a
+cell looks like it holds such a call, so runs over notebooks of `!pip` lines never pay for it.
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import libcst as cst
@@ -12,11 +16,6 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from nbsetup.installs.arguments import SYS_EXECUTABLE, Word
 from nbsetup.magics import mask_cell
 
-# Cheap test before paying for a libcst parse: most cells call none of these.
-_CALL_HINT = re.compile(
-    r"(subprocess\.(run|call|check_call|check_output|Popen)|\.system|run_line_magic|pip\.main)\s*\("
-)
-_TOOL_HINT = re.compile(r"\bpip|conda|mamba|apt|\buv\b")
 _LINE_MAGIC_TOOLS = frozenset({"pip", "conda", "mamba", "micromamba", "uv"})
 
 _SUBPROCESS = m.Call(
@@ -35,6 +34,7 @@ _RUN_LINE_MAGIC = m.Call(
     func=m.Attribute(value=m.Call(func=m.Name("get_ipython")), attr=m.Name("run_line_magic"))
 )
 _PIP_MAIN = m.Call(func=m.Attribute(value=m.Name("pip"), attr=m.Name("main")))
+# `cells._CALL_HINT` is the cheap test for these calls: keep the two in step.
 _COMMAND_CALL = m.OneOf(_SUBPROCESS, _OS_SYSTEM, _IPYTHON_SYSTEM, _RUN_LINE_MAGIC, _PIP_MAIN)
 _SYS_EXECUTABLE = m.Attribute(value=m.Name("sys"), attr=m.Name("executable"))
 _SHELL_TRUE = m.Arg(keyword=m.Name("shell"), value=m.Name("True"))
@@ -67,11 +67,6 @@ class PythonCall:
     python_fields: bool
     #: Why the statement cannot move whatever it runs (inside a block, result used, ...).
     reason: str | None
-
-
-def may_contain_calls(source: str) -> bool:
-    """True when a cell might hold a Python-level install call (worth a libcst parse)."""
-    return bool(_CALL_HINT.search(source) and _TOOL_HINT.search(source))
 
 
 def _literal(node: cst.BaseExpression) -> str | None:
