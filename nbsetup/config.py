@@ -1,0 +1,251 @@
+"""Project settings: `[tool.nbsetup]` in pyproject.toml, defaults, and command-line overrides.
+
+    [tool.nbsetup]
+    requirements = ["requirements.txt", "constraints/extra.txt"]  # or one path
+    exclude = ["drafts/*", "archive"]
+    pin-missing = true
+    env-cell-style = "!pip"
+    quiet-install = false
+    kernels = ["python", "sage"]
+
+A notebook's settings come from the nearest pyproject.toml holding a `[tool.nbsetup]` table,
+from its directory upwards to the repository root, as black and ruff find theirs. Precedence:
+command line > pyproject.toml > defaults. The nearest table is used whole; tables further up
+are not merged into it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from nbsetup.errors import NbsetupError
+from nbsetup.pinning import PIP_STYLES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover (tests run on 3.11+)
+    import tomli as tomllib
+
+PYPROJECT = "pyproject.toml"
+
+
+class ConfigError(NbsetupError):
+    """A pyproject.toml that cannot be read, or whose `[tool.nbsetup]` table is not valid."""
+
+    def __init__(self, path: Path, reason: str, key: str | None = None) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+        #: The `[tool.nbsetup]` key to blame, if one is.
+        self.key = key
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """nbsetup's settings for the notebooks of one project; the defaults without a table."""
+
+    #: Pin sources, absolute; empty: the nearest requirements.txt of each notebook.
+    requirements: tuple[Path, ...] = ()
+    #: Globs of files and directories to skip while walking directories.
+    exclude: tuple[str, ...] = ()
+    #: Whether a hoisted package that the requirements do not pin fails its notebook.
+    pin_missing: bool = False
+    #: How the environment cell runs pip: `pinning.PIP_STYLES`, the magic or a shell escape.
+    env_cell_style: str = "%pip"
+    #: Whether the environment cell's install lines pass `-q`.
+    quiet_install: bool = True
+    #: Kernel languages (lower case) of the notebooks to rewrite; others are skipped.
+    kernels: tuple[str, ...] = ("python",)
+    #: The pyproject.toml these settings were read from; None: no file.
+    source: Path | None = None
+
+    @property
+    def root(self) -> Path | None:
+        """The directory `requirements` paths and `exclude` globs are relative to."""
+        return self.source.parent if self.source is not None else None
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Settings given on the command line; None: not given there."""
+
+    requirements: tuple[Path, ...] | None = None
+    exclude: tuple[str, ...] | None = None
+    pin_missing: bool | None = None
+    env_cell_style: str | None = None
+    quiet_install: bool | None = None
+    kernels: tuple[str, ...] | None = None
+
+
+def merge(overrides: Overrides, project: ProjectConfig) -> ProjectConfig:
+    """The settings in force: each one from the command line if given there, else `project`'s.
+
+    `project` holds the pyproject.toml's values, and the defaults for the keys it leaves out.
+    A list given on the command line replaces the file's list (as black's and ruff's
+    `--exclude` do): `Overrides(exclude=("a",))` over `exclude = ["b"]` gives `("a",)`.
+    """
+    given = {f.name: getattr(overrides, f.name) for f in fields(overrides)}
+    return replace(project, **{name: value for name, value in given.items() if value is not None})
+
+
+def find_project_config(start: Path) -> Path | None:
+    """The pyproject.toml configuring `start` (a notebook or a directory), or None.
+
+    The nearest pyproject.toml with a `[tool.nbsetup]` table, from `start`'s directory up to
+    the repository root (a directory holding `.git`, itself included) or the filesystem root.
+    One without the table does not end the search, so the pyproject.toml of a package inside a
+    repository leaves the repository's settings in force (black and ruff search the same way).
+    Raises `ConfigError` for a pyproject.toml on the way that cannot be read.
+    """
+    directory = start.absolute()
+    if not directory.is_dir():
+        directory = directory.parent
+    while True:
+        candidate = directory / PYPROJECT
+        if candidate.is_file() and "nbsetup" in _tool_table(_read(candidate)):
+            return candidate
+        if (directory / ".git").exists() or directory.parent == directory:
+            return None
+        directory = directory.parent
+
+
+def load_config(path: Path) -> ProjectConfig:
+    """The settings of a pyproject.toml (defaults for what its `[tool.nbsetup]` leaves out)."""
+    return parse_config(_read(path), path)
+
+
+def parse_config(document: Mapping[str, Any], path: Path) -> ProjectConfig:
+    """Validate the `[tool.nbsetup]` table of a parsed pyproject.toml found at `path`.
+
+    Relative `requirements` paths are joined to `path`'s directory. Raises `ConfigError`
+    naming the file and the key for an unknown key or a value of the wrong type.
+    """
+    table = _tool_table(document).get("nbsetup", {})
+    if not isinstance(table, dict):
+        raise ConfigError(path, f"[tool.nbsetup] must be a table, not {_describe(table)}")
+    unknown = [key for key in table if key not in _KEYS]
+    if unknown:
+        raise ConfigError(path, _unknown_message(unknown), unknown[0])
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        reader, expected = _KEYS[key]
+        try:
+            values[key.replace("-", "_")] = reader(value)
+        except _Invalid as invalid:
+            message = f"[tool.nbsetup] {key}: expected {expected}, got {invalid.got}"
+            raise ConfigError(path, message, key) from None
+    root = path.absolute().parent
+    # Lexically normalised, so that a report names `../requirements.txt`, not `a/../b.txt`.
+    requirements = tuple(Path(os.path.normpath(root / p)) for p in values.pop("requirements", ()))
+    return ProjectConfig(**values, requirements=requirements, source=path)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ConfigError(path, f"cannot read file: {reason[:1].lower()}{reason[1:]}") from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(path, "not valid UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        reason = str(error)
+        raise ConfigError(path, f"invalid TOML: {reason[:1].lower()}{reason[1:]}") from None
+
+
+def _tool_table(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    tool = document.get("tool", {})
+    return tool if isinstance(tool, dict) else {}
+
+
+class _Invalid(Exception):
+    """A value of the wrong type or outside the allowed values; `got` says what it was."""
+
+    def __init__(self, got: str) -> None:
+        super().__init__(got)
+        self.got = got
+
+
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(_describe(value))
+    return value
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    """A non-empty array of non-empty strings."""
+    if not isinstance(value, list):
+        raise _Invalid(_describe(value))
+    if not value:
+        raise _Invalid("an empty array")
+    for position, item in enumerate(value, start=1):
+        if not isinstance(item, str) or not item:
+            raise _Invalid(f"{_describe(item)} at position {position}")
+    return tuple(value)
+
+
+def _requirements(value: object) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) and value else _strings(value)
+
+
+def _exclude(value: object) -> tuple[str, ...]:
+    return () if value == [] else _strings(value)
+
+
+def _env_cell_style(value: object) -> str:
+    if not isinstance(value, str) or value not in PIP_STYLES:
+        raise _Invalid(_describe(value))
+    return value
+
+
+def _kernels(value: object) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(language.lower() for language in _strings(value)))
+
+
+#: Each key: its reader (TOML value → setting, raising `_Invalid`) and what it expects, in words.
+_KEYS: dict[str, tuple[Callable[[object], object], str]] = {
+    "requirements": (_requirements, "a path or an array of paths"),
+    "exclude": (_exclude, "an array of glob strings"),
+    "pin-missing": (_boolean, "true or false"),
+    "env-cell-style": (_env_cell_style, " or ".join(json.dumps(s) for s in PIP_STYLES)),
+    "quiet-install": (_boolean, "true or false"),
+    "kernels": (_kernels, "an array of kernel language names"),
+}
+
+
+def _unknown_message(keys: list[str]) -> str:
+    described = []
+    for key in keys:
+        close = difflib.get_close_matches(key.replace("_", "-"), _KEYS, n=1)
+        described.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    noun = "key" if len(keys) == 1 else "keys"
+    message = f"unknown {noun} in [tool.nbsetup]: {', '.join(described)}"
+    if any("?" not in text for text in described):
+        message += f"; known keys: {', '.join(_KEYS)}"
+    return message
+
+
+def _describe(value: object) -> str:
+    """A TOML value as a user wrote it: `a string ("yes")`, `an integer (1)`, `a table`."""
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, str):
+        return f"a string ({json.dumps(value, ensure_ascii=False)})"
+    if isinstance(value, int):
+        return f"an integer ({value})"
+    if isinstance(value, float):
+        return f"a float ({value})"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a date or time ({value})"
