@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import json
 import shutil
 import stat
+import warnings
 from pathlib import Path
 
+import nbformat
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -31,3 +34,24 @@ def corpus_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for path in target.rglob("*"):
         path.chmod(path.stat().st_mode | stat.S_IWUSR)
     return target
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "kernel: runs notebooks on a real Jupyter kernel (deselect: -m 'not kernel')"
+    )
+
+
+def validation_error(data: bytes) -> str | None:
+    """nbformat's verdict on notebook bytes, its warnings counted as errors, or None if valid.
+
+    The bytes are parsed afresh: `nbformat.validate` repairs what it warns about (it adds
+    missing cell ids) in the dict it checks, and the verdict must not rely on that.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            nbformat.validate(json.loads(data))
+        except (nbformat.ValidationError, Warning) as error:
+            return f"{type(error).__name__}: {error}"
+    return None
