@@ -1,0 +1,521 @@
+"""Lint a notebook for install hazards without rewriting it (`nbsetup check`).
+
+`diagnose(notebook, pins, config)` returns `Diagnostic`s, one per hazard, each with a code from
+`CODES`, a message and a 1-based cell and line; each rule's details are in its `_nbs00N`
+function. A trailing comment `# nbsetup: ignore[NBS001,NBS002]` (bare `# nbsetup: ignore`:
+every code) on any line of the flagged statement suppresses its diagnostics. The renderers at
+the end turn per-file results into text, JSON or GitHub annotations, and an exit code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from nbsetup import distributions, envcell, installs, pinning
+from nbsetup.commands import InstallCommand, InstallSite
+from nbsetup.distributions import NO_PACKAGES, PackageMap
+from nbsetup.imports import Import, find_imports, written_modules
+from nbsetup.notebook_io import cell_text
+from nbsetup.report import FAILED, SCHEMA_VERSION, SKIPPED
+from nbsetup.requirements import Pins
+from nbsetup.transform import NO_PINS, skip_reason
+
+#: Every diagnostic code with its one-line summary.
+CODES: Mapping[str, str] = MappingProxyType(
+    {
+        "NBS001": "package installed after it is imported",
+        "NBS002": "unpinned install",
+        "NBS003": "install conflicts with the requirements",
+        "NBS004": "install that cannot be hoisted",
+        "NBS005": "imported package not installed or required",
+        "NBS006": "install outside the environment cell",
+    }
+)
+#: Modules every Python has.
+STDLIB_MODULES = frozenset(sys.stdlib_module_names) | {"__future__"}
+
+_SUPPRESSION = re.compile(r"#\s*nbsetup:\s*ignore\b(?:\[([^\]]*)\])?")
+_RESTART = "the kernel keeps the version it loaded until restarted"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One hazard: a code, a message, and where (1-based cell, 1-based line in the cell)."""
+
+    code: str
+    message: str
+    cell: int
+    line: int
+    #: The canonical distribution concerned; for NBS004/NBS006 what the install names.
+    package: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of this diagnostic."""
+        return {
+            "code": self.code,
+            "cell": self.cell,
+            "line": self.line,
+            "package": self.package,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Config:
+    """Which rules run, and what the shell knows about the notebook's surroundings."""
+
+    #: Codes to report; None: all of `CODES`.
+    select: frozenset[str] | None = None
+    #: Codes not to report, even when selected.
+    ignore: frozenset[str] = frozenset()
+    #: Kernel languages that are checked; other notebooks get no diagnostics.
+    kernels: tuple[str, ...] = ("python",)
+    #: Top-level modules importable from the notebook's directory (its `*.py` files and
+    #: packages), which NBS005 does not ask to install.
+    local_modules: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        validate_codes({*(self.select or ()), *self.ignore})
+
+    def enabled(self, code: str) -> bool:
+        """Whether diagnostics with this code are reported."""
+        return (self.select is None or code in self.select) and code not in self.ignore
+
+
+def validate_codes(codes: Iterable[str]) -> None:
+    """Raise ValueError naming the first code (in sorted order) not in `CODES`."""
+    for code in sorted(codes):
+        if code not in CODES:
+            raise ValueError(f"unknown diagnostic code: {code}")
+
+
+def parse_codes(text: str) -> frozenset[str]:
+    """Codes from a comma-separated option value: `"nbs001, NBS005"` → `{"NBS001", "NBS005"}`."""
+    codes = _split_codes(text)
+    validate_codes(codes)
+    return codes
+
+
+def _split_codes(text: str) -> frozenset[str]:
+    return frozenset(code.strip().upper() for code in text.split(",") if code.strip())
+
+
+@dataclass(frozen=True)
+class _Finding:
+    """A diagnostic before suppression, with the 0-based cell and line span it covers."""
+
+    code: str
+    message: str
+    cell: int
+    start: int
+    end: int
+    package: str | None = None
+
+    @classmethod
+    def at(cls, site: InstallSite, code: str, message: str, package: str | None) -> _Finding:
+        """A finding on an install site's lines."""
+        return cls(code, message, site.cell, site.start, site.end, package)
+
+    def diagnostic(self) -> Diagnostic:
+        return Diagnostic(self.code, self.message, self.cell + 1, self.start + 1, self.package)
+
+
+def diagnose(
+    notebook: dict[str, Any],
+    pins: Pins = NO_PINS,
+    config: Config = Config(),
+    packages: PackageMap = NO_PACKAGES,
+) -> tuple[Diagnostic, ...]:
+    """The install hazards of a notebook, in cell and line order.
+
+    `packages` maps import names to installed distributions, as
+    `importlib.metadata.packages_distributions()` does; the shell passes
+    `distributions.installed_packages()`. Without it only the curated table and guesses map
+    imports to distributions. A notebook whose kernel is not in `config.kernels` gets none.
+    """
+    if skip_reason(notebook, config.kernels) is not None:
+        return ()
+    cells = notebook["cells"]
+    sources = [cell_text(cell) if cell["cell_type"] == "code" else None for cell in cells]
+    env_index = envcell.find(cells)
+    # As in `transform.hoist`, the environment cell is scanned on its own.
+    others = installs.find_installs([None if i == env_index else s for i, s in enumerate(sources)])
+    env_sites: tuple[InstallSite, ...] = ()
+    if env_index is not None:
+        env_sites = tuple(
+            dataclasses.replace(site, cell=env_index)
+            for site in installs.find_installs([sources[env_index]])
+        )
+    sites = sorted((*others, *env_sites), key=lambda site: (site.cell, site.start))
+    imports = find_imports(sources)
+    local = config.local_modules | written_modules(sources)
+    findings = [
+        *_nbs001(sites, imports, packages),
+        *_nbs002_nbs003(sites, pins),
+        *_nbs004(sites),
+        *_nbs005(sites, imports, pins, packages, local),
+        *_nbs006(others, env_sites, env_index, sources),
+    ]
+    comments = {i: _suppressions(source) for i, source in enumerate(sources) if source}
+    kept = (
+        finding.diagnostic()
+        for finding in findings
+        if config.enabled(finding.code)
+        and not _is_suppressed(finding, comments.get(finding.cell, {}))
+    )
+    return tuple(sorted(dict.fromkeys(kept), key=lambda d: (d.cell, d.line, d.code)))
+
+
+def _suppressions(source: str) -> dict[int, frozenset[str] | None]:
+    """0-based line → the codes its `# nbsetup: ignore[...]` comment names (None: all)."""
+    found: dict[int, frozenset[str] | None] = {}
+    for index, line in enumerate(source.splitlines()):
+        match = _SUPPRESSION.search(line)
+        if match:
+            found[index] = None if match.group(1) is None else _split_codes(match.group(1))
+    return found
+
+
+def _is_suppressed(finding: _Finding, comments: Mapping[int, frozenset[str] | None]) -> bool:
+    lines = range(finding.start, max(finding.end, finding.start + 1))
+    return any(
+        line in comments and (comments[line] is None or finding.code in (comments[line] or ()))
+        for line in lines
+    )
+
+
+def _describe(command: InstallCommand) -> str:
+    """What a command does, for messages: `numpy, pandas`, `-r req.txt`, `pip uninstall x`."""
+    words = [
+        *command.requirements,
+        *(f"-e {value}" for flag, value in command.options if flag in ("-e", "--editable")),
+        *(f"-r {path}" for path in command.requirement_files),
+        *(f"-c {path}" for path in command.constraint_files),
+    ]
+    if command.action in ("install", "update") and words:
+        return ", ".join(words)
+    return " ".join([command.manager, command.action, *words])
+
+
+def _nbs001(
+    sites: Sequence[InstallSite], imports: Sequence[Import], packages: PackageMap
+) -> Iterator[_Finding]:
+    """NBS001: a pip/conda install of a distribution an earlier cell or line has imported.
+
+    The running kernel keeps the version it loaded until it restarts. Imports count when they
+    run with their cell (not in function bodies); guarded ones count too, since a successful
+    `try: import x` loads the module.
+    """
+    first: dict[str, tuple[Import, distributions.Provider]] = {}
+    for item in imports:
+        if item.runs:
+            found = distributions.provider(item.module, packages)
+            for name in found.distributions:
+                first.setdefault(name, (item, found))
+    for site in sites:
+        names = (n for c in site.commands for n in distributions.installed_names(c) if n)
+        for name in dict.fromkeys(names):
+            item, found = first.get(name, (None, None))
+            if item is None or found is None or (item.cell, item.line) >= (site.cell, site.start):
+                continue
+            where = "line" if item.cell == site.cell else f"cell {item.cell + 1}, line"
+            message = (
+                f"{name} is installed after it is imported as `{found.module}` "
+                f"({where} {item.line + 1}){_guess(found)}; {_RESTART}"
+            )
+            yield _Finding.at(site, "NBS001", message, name)
+
+
+def _guess(found: distributions.Provider) -> str:
+    return " (name guessed from the import)" if found.guessed else ""
+
+
+def _nbs002_nbs003(sites: Sequence[InstallSite], pins: Pins) -> Iterator[_Finding]:
+    """NBS002 unpinned and NBS003 conflicting pip installs, by the pin policy (`pinning`).
+
+    NBS002: no `==`/`===` (`==1.*` is a range) and no requirements line or constraint pins it;
+    a VCS URL without an `@revision`. NBS003: a specifier the pin does not satisfy. Not judged:
+    conda and apt installs (the pin policy keeps them as written), `-r` files, local paths,
+    other URLs, and commands with their own `-c` constraints file.
+    """
+    for site in sites:
+        for command in site.commands:
+            if command.action != "install" or command.manager not in ("pip", "uv"):
+                continue
+            for text in () if command.constraint_files else command.requirements:
+                yield from _pin_finding(site, command, text, pins)
+
+
+def _pin_finding(
+    site: InstallSite, command: InstallCommand, text: str, pins: Pins
+) -> Iterator[_Finding]:
+    name = distributions.requirement_name(text)
+    if name is None:
+        return
+    kinds: dict[str, pinning.PinNote] = {}
+    if pins.lookup(name) is not None:
+        # Only a pinned package can conflict; ask the pin policy, so `check` agrees with `fix`.
+        single = dataclasses.replace(command, requirements=(text,), movable=True, reason=None)
+        kinds = {note.kind: note for note in pinning.resolve([single], pins).notes}
+    conflict = kinds.get("conflict")
+    if conflict is not None and conflict.origin is not None:
+        pinned = ", ".join(repr(result) for result in conflict.result)
+        where = f"{conflict.origin}, line {conflict.line}"
+        message = f"{name}: the notebook asks for {text!r}, {where} pins {pinned}"
+        yield _Finding.at(site, "NBS003", message, name)
+    elif distributions.is_vcs(text) and distributions.vcs_revision(text) is None:
+        message = f"{name} is installed from {text!r} without a pinned revision (@commit or @tag)"
+        yield _Finding.at(site, "NBS002", message, name)
+    elif not kinds and _is_range(text):
+        message = (
+            f"{name} is installed unpinned ({text!r}): pin it with == here or in the requirements"
+        )
+        yield _Finding.at(site, "NBS002", message, name)
+
+
+def _is_range(text: str) -> bool:
+    """Whether a named requirement allows several versions: not `==1.2`/`===x` (`==1.*` does)."""
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        return False  # not judged: pip would reject it anyway
+    return not requirement.url and not any(
+        spec.operator in ("==", "===") and not spec.version.endswith(".*")
+        for spec in requirement.specifier
+    )
+
+
+def _nbs004(sites: Sequence[InstallSite]) -> Iterator[_Finding]:
+    """NBS004: commands `nbsetup fix` leaves in place, one finding per site and reason."""
+    for site in sites:
+        by_reason: dict[str, list[str]] = {}
+        for command in site.commands:
+            if not command.movable:
+                by_reason.setdefault(command.reason or "not movable", []).append(
+                    _describe(command)
+                )
+        for reason, described in by_reason.items():
+            what = ", ".join(dict.fromkeys(described))
+            yield _Finding.at(site, "NBS004", f"`nbsetup fix` cannot hoist {what}: {reason}", what)
+
+
+def _nbs005(
+    sites: Sequence[InstallSite],
+    imports: Sequence[Import],
+    pins: Pins,
+    packages: PackageMap,
+    local: frozenset[str],
+) -> Iterator[_Finding]:
+    """NBS005: an imported distribution that nothing installs or requires (missing dependency).
+
+    Reported once per distribution, at its first unguarded import (`try: import x except
+    ImportError:` copes without x). Exempt: the standard library, `__future__`, relative
+    imports, `distributions.RUNTIME_MODULES`, modules the notebook writes (`%%writefile`) and
+    `Config.local_modules`. Transitive dependencies count as missing: declare what you import.
+    Off for a notebook that installs a `-r` file or a local path, whose contents are unknown.
+    """
+    names = [
+        name for site in sites for c in site.commands for name in distributions.installed_names(c)
+    ]
+    if None in names:
+        return
+    installed = set(names)
+    reported: set[str] = set()
+    for item in imports:
+        if item.guarded or item.top in STDLIB_MODULES or item.top in local:
+            continue
+        if distributions.is_runtime(item.module):
+            continue
+        found = distributions.provider(item.module, packages)
+        if found.name in reported or any(
+            name in installed or _required(pins, name) for name in found.distributions
+        ):
+            continue
+        reported.add(found.name)
+        source = "the requirements" if pins.files else "a requirements file"
+        yield _Finding(
+            "NBS005",
+            f"`{found.module}` is imported, but {found.name}{_guess(found)} is neither "
+            f"installed by the notebook nor listed in {source}",
+            item.cell,
+            item.line,
+            item.end,
+            found.name,
+        )
+
+
+def _required(pins: Pins, name: str) -> bool:
+    """Whether a requirements line (not just a constraint) names the distribution."""
+    entry = pins.lookup(name)
+    return entry is not None and not entry.constraint
+
+
+def _nbs006(
+    sites: Sequence[InstallSite],
+    env_sites: Sequence[InstallSite],
+    env_index: int | None,
+    sources: Sequence[str | None],
+) -> Iterator[_Finding]:
+    """NBS006: an install `transform.hoist` would move into the environment cell.
+
+    Any movable install outside the environment cell, even in the first code cell: `fix`
+    moves those too. As in the transform, an `apt-get update` moves only with an apt install.
+    """
+    movable = [site for site in sites if site.movable]
+    commands = [c for site in (*env_sites, *movable) for c in site.commands if c.movable]
+    apt = any(c.manager == "apt" and c.action == "install" for c in commands)
+    first_code = next((i for i, s in enumerate(sources) if s is not None and i != env_index), None)
+    for site in movable:
+        moved = [c for c in site.commands if c.movable]
+        if not apt and all(c.manager == "apt" and c.action == "update" for c in moved):
+            continue
+        what = ", ".join(_describe(c) for c in moved)
+        noun = "install of " if all(c.action == "install" for c in moved) else ""
+        if env_index is not None:
+            where = f"outside the environment cell (cell {env_index + 1})"
+        elif site.cell == first_code:
+            where = "outside an environment cell"
+        else:
+            assert first_code is not None
+            where = f"after the first code cell (cell {first_code + 1})"
+        message = f"{noun}{what} {where}; `nbsetup fix` would hoist it"
+        yield _Finding.at(site, "NBS006", message, what)
+
+
+#: File outcomes of a check run: the fix outcomes `skipped`/`failed`, and these two.
+CLEAN, FLAGGED = "clean", "flagged"
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """The outcome of checking one path: its diagnostics, or why it was skipped or failed."""
+
+    path: str
+    diagnostics: tuple[Diagnostic, ...] = ()
+    #: Why the file could not be checked (`PATH: error: REASON`), else None.
+    error: str | None = None
+    #: Why the notebook was not checked (e.g. an R kernel), else None.
+    skipped: str | None = None
+    #: Where the pins came from, if anywhere.
+    requirements: str | None = None
+    #: The last frames of an internal error's traceback, shown under `-v` (not in JSON).
+    traceback: str = ""
+
+    @property
+    def status(self) -> str:
+        """`failed`, `skipped`, `flagged` (some diagnostics) or `clean`."""
+        if self.error is not None:
+            return FAILED
+        if self.skipped is not None:
+            return SKIPPED
+        return FLAGGED if self.diagnostics else CLEAN
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report form of this file's result."""
+        return {
+            "path": self.path,
+            "status": self.status,
+            "error": self.error,
+            "skipped": self.skipped,
+            "requirements": self.requirements,
+            "diagnostics": [diagnostic.to_dict() for diagnostic in self.diagnostics],
+        }
+
+
+def exit_code(results: Iterable[FileCheck], *, interrupted: bool = False) -> int:
+    """0 all clean (or skipped), 1 some diagnostics, 2 a file failed (wins), 130 Ctrl-C."""
+    if interrupted:
+        return 130
+    statuses = {result.status for result in results}
+    if FAILED in statuses:
+        return 2
+    return 1 if FLAGGED in statuses else 0
+
+
+def format_diagnostic(path: str, diagnostic: Diagnostic) -> str:
+    """The ruff-style text line: `nb.ipynb:3:1: NBS001 numpy is installed after ...`."""
+    return f"{path}:{diagnostic.cell}:{diagnostic.line}: {diagnostic.code} {diagnostic.message}"
+
+
+def render_text(results: Sequence[FileCheck]) -> list[str]:
+    """One `format_diagnostic` line per diagnostic, file by file (errors go to stderr)."""
+    return [format_diagnostic(r.path, d) for r in results for d in r.diagnostics]
+
+
+def render_json(results: Sequence[FileCheck], *, interrupted: bool = False) -> str:
+    """The machine-readable report of a check run (`--format json`), schema `SCHEMA_VERSION`.
+
+    `summary` counts files by status and diagnostics by code (codes that occur).
+    """
+    counts = Counter(result.status for result in results)
+    codes = Counter(d.code for result in results for d in result.diagnostics)
+    document = {
+        "schema": SCHEMA_VERSION,
+        "summary": {
+            **{status: counts[status] for status in (FLAGGED, CLEAN, SKIPPED, FAILED)},
+            "diagnostics": {code: codes[code] for code in CODES if codes[code]},
+        },
+        "interrupted": interrupted,
+        "exit_code": exit_code(results, interrupted=interrupted),
+        "files": [result.to_dict() for result in results],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def render_github(results: Sequence[FileCheck]) -> list[str]:
+    """GitHub Actions workflow commands: a warning per diagnostic, an error per failed file.
+
+    Annotations carry no `line`: GitHub would read it as a line of the notebook's JSON text.
+    """
+    lines = []
+    for result in results:
+        path = _escape_property(result.path)
+        if result.error is not None:
+            lines.append(f"::error file={path}::{_escape(result.error)}")
+        for d in result.diagnostics:
+            message = _escape(f"cell {d.cell}, line {d.line}: {d.message}")
+            lines.append(f"::warning file={path},title={d.code}::{message}")
+    return lines
+
+
+def summary_line(
+    results: Sequence[FileCheck], *, interrupted: bool = False, total: int | None = None
+) -> str:
+    """The closing line of a run (`total`: the files it set out to check), as `fix` words it.
+
+    `3 files scanned: 1 flagged, 1 clean, 1 failed; 4 diagnostics`, or `interrupted after 120
+    of 2000 files: ...` when Ctrl-C stopped it.
+    """
+    counts = Counter(result.status for result in results)
+    scanned = len(results)
+    if interrupted:
+        head = f"interrupted after {scanned} of {total or scanned} files"
+    else:
+        head = f"{_count(scanned, 'file')} scanned"
+    files = [f"{counts[FLAGGED]} flagged", f"{counts[CLEAN]} clean"]
+    files += [f"{counts[status]} {status}" for status in (SKIPPED, FAILED) if counts[status]]
+    found = _count(sum(len(result.diagnostics) for result in results), "diagnostic")
+    return f"{head}: {', '.join(files)}; {found}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _escape(text: str) -> str:
+    # GitHub's workflow-command escaping for message data (as in `report`).
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape(text).replace(":", "%3A").replace(",", "%2C")

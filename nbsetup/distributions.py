@@ -1,0 +1,261 @@
+"""Which distribution provides an import, and which distributions an install command installs.
+
+`import sklearn` is provided by scikit-learn, `import cv2` by opencv-python (or one of its
+variants), `import google.genai` by google-genai. The lookup is a pure function of the import
+name and a map of what is installed (`importlib.metadata.packages_distributions()` shape);
+`installed_packages()` reads that map once, for the shell to pass in.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from urllib.parse import urlsplit
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from nbsetup.commands import InstallCommand
+from nbsetup.installs.arguments import is_local_path
+
+#: Top-level import name → the distributions that provide it (`packages_distributions` shape).
+PackageMap = Mapping[str, Sequence[str]]
+NO_PACKAGES: PackageMap = MappingProxyType({})
+
+#: Import names whose distribution is named otherwise (canonical names, most common first).
+#: A dotted key names a sub-package of a namespace shared by several distributions.
+CURATED: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "Bio": ("biopython",),
+        "Crypto": ("pycryptodome", "pycrypto"),
+        "Levenshtein": ("levenshtein", "python-levenshtein"),
+        "MeCab": ("mecab-python3",),
+        "MySQLdb": ("mysqlclient",),
+        "OpenSSL": ("pyopenssl",),
+        "PIL": ("pillow", "pillow-simd"),
+        "absl": ("absl-py",),
+        "attr": ("attrs",),
+        "awq": ("autoawq",),
+        "bs4": ("beautifulsoup4",),
+        "bson": ("pymongo",),
+        "cairo": ("pycairo",),
+        "camel": ("camel-ai",),
+        "cv2": (
+            "opencv-python",
+            "opencv-python-headless",
+            "opencv-contrib-python",
+            "opencv-contrib-python-headless",
+        ),
+        "dateutil": ("python-dateutil",),
+        "dns": ("dnspython",),
+        "docx": ("python-docx",),
+        "dotenv": ("python-dotenv",),
+        "faiss": ("faiss-cpu", "faiss-gpu"),
+        "ffmpeg": ("ffmpeg-python",),
+        "fitz": ("pymupdf",),
+        "fluidsynth": ("pyfluidsynth",),
+        "gi": ("pygobject",),
+        "git": ("gitpython",),
+        "google.protobuf": ("protobuf",),
+        "grpc": ("grpcio",),
+        "haystack": ("haystack-ai", "farm-haystack"),
+        "hydra": ("hydra-core",),
+        "jose": ("python-jose",),
+        "jwt": ("pyjwt",),
+        "llama_index": ("llama-index",),
+        "magic": ("python-magic",),
+        "megatron": ("megatron-core",),
+        "mpl_toolkits": ("matplotlib",),
+        "multipart": ("python-multipart",),
+        "nemo": ("nemo-toolkit",),
+        "official": ("tf-models-official",),
+        "phoenix": ("arize-phoenix",),
+        "pinecone": ("pinecone", "pinecone-client"),
+        "pkg_resources": ("setuptools",),
+        "pptx": ("python-pptx",),
+        "psycopg2": ("psycopg2", "psycopg2-binary"),
+        "ruamel": ("ruamel-yaml",),
+        "serial": ("pyserial",),
+        "skimage": ("scikit-image",),
+        "sklearn": ("scikit-learn",),
+        "slugify": ("python-slugify",),
+        "socks": ("pysocks",),
+        "speech_recognition": ("speechrecognition",),
+        "umap": ("umap-learn",),
+        "usb": ("pyusb",),
+        "websocket": ("websocket-client",),
+        "whisper": ("openai-whisper",),
+        "yaml": ("pyyaml",),
+        "zmq": ("pyzmq",),
+    }
+)
+
+#: Namespace packages whose parts ship separately, named by their dotted path with hyphens,
+#: with how many path components such a name has: `google.cloud.storage` is
+#: google-cloud-storage, `llama_index.llms.openai` is llama-index-llms-openai.
+NAMESPACES: Mapping[str, int] = MappingProxyType(
+    {"azure": 3, "google": 2, "google.cloud": 3, "llama_index": 3, "openinference": 3}
+)
+
+#: Modules the notebook's runtime provides without an install: the kernel's IPython, Colab's
+#: and Kaggle's own helpers.
+RUNTIME_MODULES = frozenset({"IPython", "ipykernel", "google.colab", "kaggle_secrets"})
+
+_VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+", "git://")
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_EGG = re.compile(r"[#&]egg=([A-Za-z0-9_.-]+)")
+_ARCHIVE = re.compile(r"([A-Za-z0-9_.]+?)-\d[^/]*\.(?:whl|tar\.gz|tgz|zip|tar\.bz2)$")
+_CONDA_NAME = re.compile(r"[\s=<>!~\[]")
+
+
+@dataclass(frozen=True)
+class Provider:
+    """The distributions that may provide an import, and how they were found.
+
+    `provider("sklearn.model_selection")` is
+    `Provider(module="sklearn", distributions=("scikit-learn",), source="curated")`.
+    """
+
+    #: The import name the answer is for: the top-level module, or a namespace sub-package.
+    module: str
+    #: Canonical (PEP 503) names, most likely first; any of them satisfies the import.
+    distributions: tuple[str, ...]
+    #: `installed` (from `packages`), `curated` (from `CURATED`) or `guessed`.
+    source: str
+
+    @property
+    def name(self) -> str:
+        """The most likely distribution."""
+        return self.distributions[0]
+
+    @property
+    def guessed(self) -> bool:
+        """Whether the name was only inferred from the import name."""
+        return self.source == "guessed"
+
+
+def provider(module: str, packages: PackageMap = NO_PACKAGES) -> Provider:
+    """The distributions that provide `module` (a dotted import name).
+
+    A sub-package of a namespace shared by several distributions (`google.protobuf`,
+    `google.genai`) gets its curated entry, else its hyphenated path (a guess, confirmed when
+    `packages` lists it). Any other module gets what `packages` says provides its top-level
+    name, then the curated table's entry (both count: `cv2` may come from any OpenCV variant);
+    failing both, the top-level name itself, PEP 503-normalised (`foo_bar` → `foo-bar`, a
+    guess).
+    """
+    parts = module.split(".")
+    top = parts[0]
+    curated = _longest_prefix(parts, CURATED)
+    namespace = _longest_prefix(parts[:-1], NAMESPACES)
+    if namespace is not None:
+        if curated is not None and curated.count(".") > namespace.count("."):
+            return Provider(curated, CURATED[curated], "curated")
+        size = min(NAMESPACES[namespace], len(parts))
+        lengths = range(size, namespace.count(".") + 1, -1)
+        guesses = [canonicalize_name("-".join(parts[:length])) for length in lengths]
+        guesses += CURATED.get(curated or "", ())
+        present = {canonicalize_name(name) for name in packages.get(top, ())}
+        confirmed = [name for name in guesses if name in present]
+        if confirmed:
+            return Provider(".".join(parts[:size]), tuple(confirmed), "installed")
+        return Provider(".".join(parts[:size]), tuple(dict.fromkeys(guesses)), "guessed")
+    installed = [canonicalize_name(name) for name in packages.get(top, ())]
+    known = tuple(dict.fromkeys([*installed, *CURATED.get(curated or "", ())]))
+    if known:
+        return Provider(curated or top, known, "installed" if installed else "curated")
+    return Provider(top, (canonicalize_name(top),), "guessed")
+
+
+def is_runtime(module: str) -> bool:
+    """Whether the notebook runtime provides `module` (or the package it is part of)."""
+    parts = module.split(".")
+    return any(".".join(parts[:length]) in RUNTIME_MODULES for length in range(1, len(parts) + 1))
+
+
+def _longest_prefix(parts: Sequence[str], table: Mapping[str, object]) -> str | None:
+    for length in range(len(parts), 0, -1):
+        key = ".".join(parts[:length])
+        if key in table:
+            return key
+    return None
+
+
+@functools.cache
+def installed_packages() -> PackageMap:
+    """What this Python environment has installed, read once: import name → distributions."""
+    return MappingProxyType(
+        {name: tuple(dists) for name, dists in importlib.metadata.packages_distributions().items()}
+    )
+
+
+def installed_names(command: InstallCommand) -> tuple[str | None, ...]:
+    """The canonical distribution name of each thing a pip/uv/conda command installs.
+
+    None stands for something whose name cannot be known without reading files or the network:
+    a `-r` file or a local path (editable or not). apt packages are not Python distributions: `()`.
+    `!pip install "numpy<2" ./pkg -r req.txt` → `("numpy", None, None)`.
+    """
+    if command.action != "install" or command.manager == "apt":
+        return ()
+    unknown = (None,) * len(command.requirement_files)
+    if command.manager == "conda":
+        return (*(_conda_name(text) for text in command.requirements), *unknown)
+    editable = tuple(
+        requirement_name(value or "")
+        for flag, value in command.options
+        if flag in ("-e", "--editable")
+    )
+    return (*(requirement_name(text) for text in command.requirements), *editable, *unknown)
+
+
+def requirement_name(text: str) -> str | None:
+    """The canonical project name of a pip requirement argument, None when it cannot be known.
+
+    `numpy[extra]>=1` → `numpy`; `name @ https://...` → `name`; a URL's `#egg=` fragment or
+    archive file name; a VCS URL's repository name (`git+https://host/org/repo.git@v1` →
+    `repo`, a guess); None for a local path, another URL, or text pip would reject.
+    """
+    if is_local_path(text):
+        return None
+    try:
+        return canonicalize_name(Requirement(text).name)
+    except InvalidRequirement:
+        pass
+    if not _URL.match(text) and not text.startswith(_VCS_SCHEMES):
+        return None
+    egg = _EGG.search(text)
+    if egg:
+        return canonicalize_name(egg.group(1))
+    vcs = text.startswith(_VCS_SCHEMES)
+    path = urlsplit(text.split("+", 1)[-1] if vcs else text).path
+    archive = _ARCHIVE.search(path)
+    if archive:
+        return canonicalize_name(archive.group(1))
+    if not vcs:
+        return None
+    last = path.rstrip("/").rsplit("/", 1)[-1].split("@", 1)[0].removesuffix(".git")
+    return canonicalize_name(last) if last else None
+
+
+def is_vcs(text: str) -> bool:
+    """Whether a requirement installs from a version-control URL (`git+https://...`)."""
+    location = text.split(" @ ", 1)[-1].strip()
+    return location.startswith(_VCS_SCHEMES)
+
+
+def vcs_revision(text: str) -> str | None:
+    """The revision a VCS requirement names (`...repo.git@v1.2#egg=x` → `v1.2`), else None."""
+    location = text.split(" @ ", 1)[-1].strip().split("+", 1)[-1]
+    path = urlsplit(location).path
+    return path.rsplit("@", 1)[1] if "@" in path else None
+
+
+def _conda_name(text: str) -> str | None:
+    # A match spec: `conda-forge::numpy>=1.2` names numpy, as in the pin policy.
+    name = _CONDA_NAME.split(text.rpartition("::")[2], maxsplit=1)[0]
+    return canonicalize_name(name) if name else None
