@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -12,6 +11,8 @@ import click
 from nbsetup import __version__, batch, report
 
 FORMATS = ("text", "json", "github")
+#: A progress bar is shown (on a terminal) for batches of more files than this.
+PROGRESS_MIN_FILES = 5
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,7 +50,21 @@ def main() -> None:
     show_default=True,
     help="Report format on stdout.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Report only warnings and errors.")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Process files in N worker processes (default: the number of CPUs).",
+)
+@click.option(
+    "--report-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the JSON report of the run (as with --format json) to this file.",
+)
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Report only warnings and errors; no progress bar."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Trace what nbsetup does (on stderr).")
 def fix(
     paths: tuple[Path, ...],
@@ -58,32 +73,64 @@ def fix(
     requirements: Path | None,
     exclude: tuple[str, ...],
     output_format: str,
+    jobs: int | None,
+    report_file: Path | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
-    """Hoist and pin the installs of the notebooks in PATHS (files or directories)."""
+    """Hoist and pin the installs of the notebooks in PATHS (files or directories).
+
+    Directories are searched for *.ipynb, skipping hidden directories (such as
+    .ipynb_checkpoints), --exclude globs and, in a git work tree, the files git ignores.
+    Files named on the command line are always processed.
+    """
     if verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
     settings = batch.Settings(
-        check=check, diff=show_diff, exclude=exclude, requirements=requirements
+        check=check,
+        diff=show_diff,
+        exclude=exclude,
+        requirements=requirements,
+        jobs=jobs or batch.default_jobs(),
     )
-    results = batch.run(paths, settings)
+    try:
+        files = batch.discover(paths, exclude)
+    except KeyboardInterrupt:
+        click.echo("interrupted before any file was processed", err=True)
+        sys.exit(130)
+    progress = click.progressbar(
+        length=len(files),
+        file=sys.stderr,
+        show_pos=True,
+        hidden=quiet or len(files) <= PROGRESS_MIN_FILES or not sys.stderr.isatty(),
+    )
+    with progress:
+        outcome = batch.run(files, settings, on_result=lambda _: progress.update(1))
     options = report.RunOptions(check=check, diff=show_diff)
-    _emit(results, options, output_format, quiet)
-    sys.exit(report.exit_code(results, options))
+    _emit(outcome, options, output_format, quiet, verbose)
+    code = report.exit_code(outcome.results, options, interrupted=outcome.interrupted)
+    if report_file is not None:
+        text = report.render_json(outcome.results, options, interrupted=outcome.interrupted)
+        try:
+            batch.write_report(report_file, text)
+        except OSError as error:
+            reason = f"cannot write the report: {error.strerror or error}".lower()
+            click.echo(report.format_error(str(report_file), reason), err=True)
+            code = max(code, 2)
+    sys.exit(code)
 
 
 def _emit(
-    results: Sequence[report.FileResult],
+    outcome: batch.Outcome,
     options: report.RunOptions,
     output_format: str,
     quiet: bool,
+    verbose: bool,
 ) -> None:
-    for result in results:
-        if result.error is not None:
-            click.echo(report.format_error(result.path, result.error), err=True)
+    """The report on stdout; then, on stderr, the failed files next to the closing summary."""
+    results = outcome.results
     if output_format == "json":
-        click.echo(report.render_json(results, options))
+        click.echo(report.render_json(results, options, interrupted=outcome.interrupted))
     elif output_format == "github":
         for line in report.render_github(results):
             click.echo(line)
@@ -94,5 +141,13 @@ def _emit(
             for change in result.changes:
                 if not quiet or change.kind in report.WARNING_KINDS:
                     click.echo(report.format_change(result.path, change))
-    if not quiet:
-        click.echo(report.summary_line(results, options), err=True)
+    for result in results:
+        if result.error is not None:
+            click.echo(report.format_error(result.path, result.error), err=True)
+            if verbose and result.traceback:
+                click.echo(result.traceback, err=True, nl=False)
+    if not quiet or outcome.interrupted:
+        line = report.summary_line(
+            results, options, interrupted=outcome.interrupted, total=outcome.total
+        )
+        click.echo(line, err=True)

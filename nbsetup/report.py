@@ -30,6 +30,8 @@ CHANGE_KINDS = (
 )
 #: Kinds a user should look at (warnings in text, annotations on GitHub).
 WARNING_KINDS = frozenset({"conflict", "left", "moved"})
+#: Kinds the pin policy reports once per package of the environment cell it writes.
+PACKAGE_KINDS = frozenset({"pinned", "unpinned", "conflict", "duplicate", "moved", "kept"})
 
 #: File outcomes.
 CHANGED, UNCHANGED, SKIPPED, FAILED = "changed", "unchanged", "skipped", "failed"
@@ -68,6 +70,8 @@ class FileResult:
     diff: str = ""
     #: Where the pins came from, if anywhere.
     requirements: str | None = None
+    #: The last frames of an internal error's traceback, shown under `-v` (not in JSON).
+    traceback: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report form of this file's result."""
@@ -88,8 +92,54 @@ class RunOptions:
     diff: bool = False
 
 
-def exit_code(results: Iterable[FileResult], options: RunOptions) -> int:
-    """0 success, 1 when `--check`/`--diff` found changes, 2 when any file failed (wins)."""
+@dataclass(frozen=True)
+class Totals:
+    """The counts of a run's closing summary (text) and of the JSON report's `summary`."""
+
+    scanned: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    #: Packages in the environment cells of changed files, distinct per file, as the pin notes
+    #: name them (every pip package; conda and apt ones only when duplicated or conflicting).
+    packages: int = 0
+    conflicts: int = 0
+    #: Installs reported as not moved, one per install site and reason.
+    left: int = 0
+
+
+def tally(results: Iterable[FileResult]) -> Totals:
+    """Count the outcomes, packages, conflicts and installs left in place of a run."""
+    statuses: Counter[str] = Counter()
+    packages = conflicts = left = 0
+    for result in results:
+        statuses[result.status] += 1
+        if result.status == CHANGED:
+            packages += len({c.package for c in result.changes if c.kind in PACKAGE_KINDS})
+        conflicts += sum(change.kind == "conflict" for change in result.changes)
+        left += sum(change.kind == "left" for change in result.changes)
+    return Totals(
+        scanned=statuses.total(),
+        changed=statuses[CHANGED],
+        unchanged=statuses[UNCHANGED],
+        skipped=statuses[SKIPPED],
+        failed=statuses[FAILED],
+        packages=packages,
+        conflicts=conflicts,
+        left=left,
+    )
+
+
+def exit_code(
+    results: Iterable[FileResult], options: RunOptions, *, interrupted: bool = False
+) -> int:
+    """0 success, 1 when `--check`/`--diff` found changes, 2 when any file failed (wins).
+
+    An interrupted run (Ctrl-C) exits 130, as a shell reports a command killed by SIGINT.
+    """
+    if interrupted:
+        return 130
     statuses = {result.status for result in results}
     if FAILED in statuses:
         return 2
@@ -115,19 +165,46 @@ def format_change(path: str, change: Change) -> str:
     return f"{path}: {level}: {where}{change.message}"
 
 
-def summary_line(results: Sequence[FileResult], options: RunOptions) -> str:
-    """The closing line of a run, like `2 fixed, 40 unchanged, 1 failed`."""
-    counts = Counter(result.status for result in results)
-    done = "would fix" if options.check or options.diff else "fixed"
-    parts = [
-        f"{counts[CHANGED]} {done}",
-        f"{counts[UNCHANGED]} unchanged",
+def summary_line(
+    results: Sequence[FileResult],
+    options: RunOptions,
+    *,
+    interrupted: bool = False,
+    total: int | None = None,
+) -> str:
+    """The closing line of a run (`total`: the files it set out to process).
+
+    `3 files scanned: 1 fixed, 1 unchanged, 1 failed; 4 packages hoisted, 2 installs left in
+    place`, or `interrupted after 120 of 2000 files: ...` when Ctrl-C stopped it.
+    """
+    totals = tally(results)
+    checking = options.check or options.diff
+    if interrupted:
+        head = f"interrupted after {totals.scanned} of {total or totals.scanned} files"
+    else:
+        head = f"{_count(totals.scanned, 'file')} scanned"
+    files = [
+        f"{totals.changed} {'would change' if checking else 'fixed'}",
+        f"{totals.unchanged} unchanged",
     ]
-    if counts[SKIPPED]:
-        parts.append(f"{counts[SKIPPED]} skipped")
-    if counts[FAILED]:
-        parts.append(f"{counts[FAILED]} failed")
-    return ", ".join(parts)
+    if totals.skipped:
+        files.append(f"{totals.skipped} skipped")
+    if totals.failed:
+        files.append(f"{totals.failed} failed")
+    installs = []
+    if totals.packages:
+        done = "to hoist" if checking else "hoisted"
+        installs.append(f"{_count(totals.packages, 'package')} {done}")
+    if totals.conflicts:
+        installs.append(_count(totals.conflicts, "conflict"))
+    if totals.left:
+        installs.append(f"{_count(totals.left, 'install')} left in place")
+    line = f"{head}: {', '.join(files)}"
+    return f"{line}; {', '.join(installs)}" if installs else line
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def render_diff(path: str, old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -154,13 +231,28 @@ def _cells_as_text(notebook: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render_json(results: Sequence[FileResult], options: RunOptions) -> str:
-    """The machine-readable report of a run (`--format json`), schema `SCHEMA_VERSION`."""
-    counts = Counter(result.status for result in results)
+def render_json(
+    results: Sequence[FileResult], options: RunOptions, *, interrupted: bool = False
+) -> str:
+    """The machine-readable report of a run (`--format json`), schema `SCHEMA_VERSION`.
+
+    `summary` holds the counts of `Totals`; `files` lists the files processed, in order (under
+    `interrupted`, only those done before Ctrl-C).
+    """
+    totals = tally(results)
     document = {
         "schema": SCHEMA_VERSION,
-        "summary": {status: counts[status] for status in (CHANGED, UNCHANGED, SKIPPED, FAILED)},
-        "exit_code": exit_code(results, options),
+        "summary": {
+            CHANGED: totals.changed,
+            UNCHANGED: totals.unchanged,
+            SKIPPED: totals.skipped,
+            FAILED: totals.failed,
+            "packages": totals.packages,
+            "conflicts": totals.conflicts,
+            "left": totals.left,
+        },
+        "interrupted": interrupted,
+        "exit_code": exit_code(results, options, interrupted=interrupted),
         "files": [result.to_dict() for result in results],
     }
     return json.dumps(document, indent=2, ensure_ascii=False)
@@ -196,12 +288,14 @@ __all__ = [
     "CHANGED",
     "CHANGE_KINDS",
     "FAILED",
+    "PACKAGE_KINDS",
     "SCHEMA_VERSION",
     "SKIPPED",
     "UNCHANGED",
     "Change",
     "FileResult",
     "RunOptions",
+    "Totals",
     "exit_code",
     "format_change",
     "format_error",
@@ -209,4 +303,5 @@ __all__ = [
     "render_github",
     "render_json",
     "summary_line",
+    "tally",
 ]

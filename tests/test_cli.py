@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 
 import pytest
 from click.testing import CliRunner
 
-from nbsetup import __version__
+from nbsetup import __version__, batch
 from nbsetup.cli import main
 
 
@@ -67,7 +68,7 @@ def test_unchanged_notebook_is_not_written(runner, tmp_path):
     result = runner.invoke(main, ["fix", str(path)])
     assert result.exit_code == 0
     assert result.stdout == ""
-    assert result.stderr == "0 fixed, 1 unchanged\n"
+    assert result.stderr == "1 file scanned: 0 fixed, 1 unchanged\n"
     assert path.read_bytes() == before
     assert path.stat().st_mtime == 1_000_000
 
@@ -83,7 +84,7 @@ def test_non_python_kernel_is_skipped_untouched(runner, tmp_path):
     before = path.read_bytes()
     result = runner.invoke(main, ["fix", str(path)])
     assert result.exit_code == 0
-    assert result.stderr == "0 fixed, 0 unchanged, 1 skipped\n"
+    assert result.stderr == "1 file scanned: 0 fixed, 0 unchanged, 1 skipped\n"
     assert path.read_bytes() == before
 
 
@@ -117,7 +118,7 @@ def test_bad_input_one_line_exit_2_file_untouched(runner, tmp_path, data, reason
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         f"{bad}: error: {reason}",
-        "0 fixed, 1 unchanged, 1 failed",
+        "2 files scanned: 0 fixed, 1 unchanged, 1 failed",
     ]
     assert bad.read_bytes() == data
 
@@ -129,7 +130,7 @@ def test_missing_path_is_reported_and_others_processed(runner, tmp_path):
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         f"{missing}: error: no such file",
-        "0 fixed, 1 unchanged, 1 failed",
+        "2 files scanned: 0 fixed, 1 unchanged, 1 failed",
     ]
 
 
@@ -146,10 +147,14 @@ def test_unreadable_file_via_os_error(runner, tmp_path, monkeypatch):
     # Root can read a mode-000 file, so also simulate the OS refusing the read.
     path = _write(tmp_path / "secret.ipynb", _notebook("import os"))
 
-    def refuse(self):
-        raise PermissionError(13, "Permission denied")
+    real_open = type(path).open
 
-    monkeypatch.setattr(type(path), "read_bytes", refuse)
+    def refuse(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(path), "open", refuse)
     result = runner.invoke(main, ["fix", str(path)])
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0] == f"{path}: error: permission denied"
@@ -177,4 +182,99 @@ def test_directory_walk_skips_checkpoints_hidden_and_excluded(runner, tmp_path):
         str(tmp_path / "sub" / "b.ipynb"),
     ]
     assert report["schema"] == 1
-    assert report["summary"] == {"changed": 0, "unchanged": 2, "skipped": 0, "failed": 0}
+    assert report["summary"] == {
+        "changed": 0,
+        "unchanged": 2,
+        "skipped": 0,
+        "failed": 0,
+        "packages": 0,
+        "conflicts": 0,
+        "left": 0,
+    }
+    assert report["interrupted"] is False
+
+
+def test_jobs_must_be_positive(runner, tmp_path):
+    path = _write(tmp_path / "nb.ipynb", _notebook("import os"))
+    result = runner.invoke(main, ["fix", "-j", "0", str(path)])
+    assert result.exit_code == 2
+    assert "Invalid value for '-j' / '--jobs'" in result.stderr
+
+
+def test_summary_counts_packages_conflicts_and_installs_left(runner, tmp_path):
+    (tmp_path / "requirements.txt").write_text("numpy==1.26.4\n")
+    path = _write(
+        tmp_path / "nb.ipynb",
+        _notebook("!pip install numpy==1.0 pandas\n!pip install {pkg}", "import numpy"),
+    )
+    result = runner.invoke(main, ["fix", str(path)])
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[-1] == (
+        "1 file scanned: 1 fixed, 0 unchanged; "
+        "2 packages hoisted, 1 conflict, 1 install left in place"
+    )
+    again = runner.invoke(main, ["fix", "--check", str(path)])
+    assert again.exit_code == 0
+    assert again.stderr.splitlines()[-1] == (
+        "1 file scanned: 0 would change, 1 unchanged; 1 install left in place"
+    )
+
+
+def test_report_file_is_the_json_report(runner, tmp_path):
+    path = _write(tmp_path / "nb.ipynb", _notebook("!pip install requests"))
+    report_file = tmp_path / "out" / "report.json"
+    report_file.parent.mkdir()
+    result = runner.invoke(
+        main, ["fix", "--check", "--format", "json", "--report-file", str(report_file), str(path)]
+    )
+    assert result.exit_code == 1
+    assert report_file.read_text() == result.stdout
+    assert json.loads(result.stdout)["files"][0]["status"] == "changed"
+    assert stat.S_IMODE(report_file.stat().st_mode) == 0o666 & ~_umask()
+    assert os.listdir(report_file.parent) == ["report.json"]  # no temp file left
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_report_file_replaces_an_old_report_keeping_its_mode(runner, tmp_path):
+    path = _write(tmp_path / "nb.ipynb", _notebook("import os"))
+    report_file = tmp_path / "report.json"
+    report_file.write_text("old")
+    report_file.chmod(0o640)
+    result = runner.invoke(main, ["fix", "--report-file", str(report_file), str(path)])
+    assert result.exit_code == 0
+    assert json.loads(report_file.read_text())["summary"]["unchanged"] == 1
+    assert stat.S_IMODE(report_file.stat().st_mode) == 0o640
+
+
+def test_report_file_that_cannot_be_written_is_an_error(runner, tmp_path):
+    path = _write(tmp_path / "nb.ipynb", _notebook("import os"))
+    report_file = tmp_path / "missing-dir" / "report.json"
+    result = runner.invoke(main, ["fix", "--report-file", str(report_file), str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "1 file scanned: 0 fixed, 1 unchanged",
+        f"{report_file}: error: cannot write the report: no such file or directory",
+    ]
+
+
+def test_ctrl_c_in_process_reports_what_was_done_and_exits_130(runner, tmp_path, monkeypatch):
+    paths = [_write(tmp_path / f"nb{index}.ipynb", _notebook("import os")) for index in range(5)]
+    real_process = batch.process
+
+    def process(path, settings):
+        if path == paths[2]:
+            raise KeyboardInterrupt
+        return real_process(path, settings)
+
+    monkeypatch.setattr(batch, "process", process)
+    result = runner.invoke(main, ["fix", "-q", "-j1", "--format", "json", str(tmp_path)])
+    assert result.exit_code == 130
+    assert result.stderr == "interrupted after 2 of 5 files: 0 fixed, 2 unchanged\n"
+    report = json.loads(result.stdout)
+    assert (report["interrupted"], report["exit_code"]) == (True, 130)
+    assert [entry["path"] for entry in report["files"]] == [str(p) for p in paths[:2]]
