@@ -23,10 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nbsetup import notebook_io, report, transform
+from nbsetup import config, notebook_io, pinning, report, transform
+from nbsetup.config import Overrides, ProjectConfig
 from nbsetup.errors import NbsetupError
 from nbsetup.report import CHANGED, FAILED, SKIPPED, UNCHANGED, Change, FileResult
-from nbsetup.requirements import Pins, find_requirements, load_requirements
+from nbsetup.requirements import Pins, find_requirements, load_requirements, merge_pins
 
 BUG_HINT = "please report it at the nbsetup issue tracker with this notebook"
 
@@ -50,9 +51,13 @@ class Settings:
 
     check: bool = False
     diff: bool = False
+    #: `--exclude`; empty: each project's `[tool.nbsetup] exclude`.
     exclude: tuple[str, ...] = ()
-    #: The pin source for every notebook; None: the nearest requirements.txt of each notebook.
+    #: The pin source for every notebook; None: `[tool.nbsetup] requirements`, else the nearest
+    #: requirements.txt of each notebook.
     requirements: Path | None = None
+    #: `--pin-missing/--no-pin-missing`; None: `[tool.nbsetup] pin-missing`.
+    pin_missing: bool | None = None
     #: Worker processes; 1 processes every file in this process.
     jobs: int = 1
 
@@ -60,6 +65,15 @@ class Settings:
     def write(self) -> bool:
         """Whether changed files are written back."""
         return not (self.check or self.diff)
+
+    @property
+    def overrides(self) -> Overrides:
+        """The settings given on the command line, which win over `[tool.nbsetup]`."""
+        return Overrides(
+            requirements=(self.requirements,) if self.requirements else None,
+            exclude=self.exclude or None,
+            pin_missing=self.pin_missing,
+        )
 
 
 @dataclass(frozen=True)
@@ -90,9 +104,11 @@ def discover(paths: Sequence[Path], exclude: Sequence[str] = ()) -> list[Path]:
 
     A directory is walked for `*.ipynb` in sorted order, skipping hidden directories
     (`.git`, `.ipynb_checkpoints`, ...), anything an `exclude` glob matches (by name, by path
-    relative to the directory, or by path as given), and, inside a git work tree, the files
-    git ignores. A file named explicitly is always kept, and so is a path that does not exist,
-    so that processing reports it like any other unreadable file.
+    relative to the directory, or by path as given) or, without `exclude`, anything its
+    project's `[tool.nbsetup] exclude` matches (by name, or by path relative to the
+    pyproject.toml's directory), and, inside a git work tree, the files git ignores. A file
+    named explicitly is always kept, and so is a path that does not exist, so that processing
+    reports it like any other unreadable file.
     """
     found: list[Path] = []
     seen: set[str] = set()
@@ -109,21 +125,30 @@ def _walk(root: Path, exclude: Sequence[str]) -> list[Path]:
     found = []
     for directory, dirs, files in os.walk(root):
         here = Path(directory)
+        patterns, anchor = (exclude, root) if exclude else _project_excludes(here, root)
         dirs[:] = sorted(
             name
             for name in dirs
-            if not name.startswith(".") and not _excluded(here / name, root, exclude)
+            if not name.startswith(".") and not _excluded(here / name, anchor, patterns)
         )
         found += [
             here / name
             for name in sorted(files)
-            if name.endswith(".ipynb") and not _excluded(here / name, root, exclude)
+            if name.endswith(".ipynb") and not _excluded(here / name, anchor, patterns)
         ]
     ignored = _git_ignored(root, found)
     return [path for path in found if path not in ignored]
 
 
+def _project_excludes(directory: Path, root: Path) -> tuple[Sequence[str], Path]:
+    """The `[tool.nbsetup] exclude` globs for `directory`, and the directory they are under."""
+    project = _project_config(directory)
+    return project.exclude, project.root or root
+
+
 def _excluded(path: Path, root: Path, patterns: Sequence[str]) -> bool:
+    if root.is_absolute():
+        path = path.absolute()
     forms = (path.name, path.as_posix(), path.relative_to(root).as_posix())
     return any(
         fnmatch.fnmatch(form, pattern.rstrip("/")) for pattern in patterns for form in forms
@@ -181,21 +206,48 @@ def process(path: Path, settings: Settings) -> FileResult:
 def _process(path: Path, display: str, settings: Settings) -> FileResult:
     data = notebook_io.read_bytes(path)
     document = notebook_io.loads(data)
-    skipped = transform.skip_reason(document.notebook)
+    project = config.merge(settings.overrides, _project_config(path.absolute().parent))
+    skipped = transform.skip_reason(document.notebook, project.kernels)
     if skipped is not None:
         return FileResult(display, SKIPPED, (Change("skipped", skipped),))
-    requirements = settings.requirements or find_requirements(path.absolute())
-    pins = _pins(requirements.absolute()) if requirements else transform.NO_PINS
-    label = os.path.relpath(requirements, path.absolute().parent) if requirements else None
-    result = transform.hoist(document.notebook, pins, transform.Config(requirements_label=label))
+    if project.requirements:
+        sources = project.requirements
+    else:
+        found = find_requirements(path.absolute())
+        sources = (found,) if found else ()
+    sources = tuple(_shown(source) for source in sources)
+    pins = merge_pins(*(_pins(source) for source in sources))
+    here = path.absolute().parent
+    label = ", ".join(os.path.relpath(source.absolute(), here) for source in sources) or None
+    options = transform.Config(
+        requirements_label=label,
+        style=pinning.LineStyle(pip=project.env_cell_style, quiet=project.quiet_install),
+        kernels=project.kernels,
+        pin_missing=project.pin_missing,
+    )
+    result = transform.hoist(document.notebook, pins, options)
+    origin = ", ".join(str(source) for source in sources) or None
+    unpinned = [c.package for c in result.changes if c.kind == "unpinned" and c.package]
+    if project.pin_missing and unpinned:
+        where = f"by {label}" if label else "(no requirements file found)"
+        reason = f"not pinned {where}: {', '.join(unpinned)} (pin-missing is on)"
+        return FileResult(display, FAILED, error=reason, requirements=origin)
     new_data = notebook_io.dumps(document, result.notebook, result.origins)
-    origin = str(requirements) if requirements else None
     if new_data == data:
         return FileResult(display, UNCHANGED, result.changes, requirements=origin)
     diff = report.render_diff(display, document.notebook, result.notebook) if settings.diff else ""
     if settings.write:
         notebook_io.write_atomic(path, new_data)
     return FileResult(display, CHANGED, result.changes, diff=diff, requirements=origin)
+
+
+def _shown(path: Path) -> Path:
+    """`path` as reports show it: relative to the working directory when below it."""
+    absolute = path.absolute()
+    try:
+        return absolute.relative_to(Path.cwd())
+    except ValueError:
+        return absolute
 
 
 def _pins(path: Path) -> Pins:
@@ -212,6 +264,27 @@ def _pins(path: Path) -> Pins:
 @functools.lru_cache(maxsize=64)
 def _cached_pins(path: Path, mtime_ns: int, size: int) -> Pins:
     return load_requirements(path)
+
+
+@functools.lru_cache(maxsize=256)
+def _find_project(directory: Path) -> Path | None:
+    # Cached per directory, as black caches its project root: a pyproject.toml created while
+    # the process runs is not seen. Its content is re-read when it changes (`_load_project`).
+    return config.find_project_config(directory)
+
+
+def _project_config(directory: Path) -> ProjectConfig:
+    """The `[tool.nbsetup]` settings for notebooks in `directory` (defaults without any)."""
+    found = _find_project(directory)
+    if found is None:
+        return ProjectConfig()
+    status = found.stat()
+    return _load_project(found, status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_project(path: Path, mtime_ns: int, size: int) -> ProjectConfig:
+    return config.load_config(path)
 
 
 # --- running a batch ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from nbsetup import __version__, batch, report
+from nbsetup.config import ConfigError
 
 FORMATS = ("text", "json", "github")
 #: A progress bar is shown (on a terminal) for batches of more files than this.
@@ -33,14 +34,22 @@ def main() -> None:
 @click.option(
     "--requirements",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    help="Pin from this requirements file (default: the nearest requirements.txt "
-    "in the notebook's directory or a parent, up to the repository root).",
+    help="Pin from this requirements file (default: [tool.nbsetup] requirements, else the "
+    "nearest requirements.txt in the notebook's directory or a parent, up to the repository "
+    "root).",
 )
 @click.option(
     "--exclude",
     multiple=True,
     metavar="GLOB",
-    help="Skip files and directories matching GLOB while walking directories (repeatable).",
+    help="Skip files and directories matching GLOB while walking directories (repeatable; "
+    "replaces [tool.nbsetup] exclude).",
+)
+@click.option(
+    "--pin-missing/--no-pin-missing",
+    default=None,
+    help="Fail a notebook that installs a package the requirements do not pin "
+    "(default: [tool.nbsetup] pin-missing, else off).",
 )
 @click.option(
     "--format",
@@ -72,6 +81,7 @@ def fix(
     show_diff: bool,
     requirements: Path | None,
     exclude: tuple[str, ...],
+    pin_missing: bool | None,
     output_format: str,
     jobs: int | None,
     report_file: Path | None,
@@ -91,6 +101,7 @@ def fix(
         diff=show_diff,
         exclude=exclude,
         requirements=requirements,
+        pin_missing=pin_missing,
         jobs=jobs or batch.default_jobs(),
     )
     try:
@@ -98,6 +109,9 @@ def fix(
     except KeyboardInterrupt:
         click.echo("interrupted before any file was processed", err=True)
         sys.exit(130)
+    except ConfigError as error:  # a broken pyproject.toml met while walking a directory
+        click.echo(report.format_error(str(error.path), error.reason), err=True)
+        sys.exit(2)
     progress = click.progressbar(
         length=len(files),
         file=sys.stderr,

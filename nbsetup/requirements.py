@@ -166,8 +166,15 @@ def parse_requirements(text: str, origin: str, read: Reader) -> Pins:
 
 def merge_pins(*pins: Pins) -> Pins:
     """Pins of several sources; where two pin one package, the earlier source wins."""
+    entries: list[RequirementEntry] = []
+    named: set[str] = set()
+    for source in pins:
+        # A later source's lines for a package are dropped whole, marker variants included:
+        # `lookup_all` would otherwise return the lines of both sources.
+        entries += [e for e in source.entries if e.name is None or e.name not in named]
+        named |= {e.name for e in source.entries if e.name is not None}
     return Pins(
-        tuple(e for p in pins for e in p.entries),
+        tuple(entries),
         tuple(o for p in pins for o in p.options),
         tuple(f for p in pins for f in p.files),
     )

@@ -43,6 +43,9 @@ class Config:
     style: pinning.LineStyle = field(default_factory=pinning.LineStyle)
     #: Kernel languages whose notebooks are rewritten; a notebook naming none counts as Python.
     kernels: tuple[str, ...] = ("python",)
+    #: `[tool.nbsetup] pin-missing`: "unpinned" changes are kept even when nothing changes, so
+    #: the shell can fail a notebook whose environment cell holds a package without a pin.
+    pin_missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,8 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
     origins.insert(position, env_origin)
     if len(new_cells) == len(cells) and all(a is b for a, b in zip(new_cells, cells, strict=True)):
         # Nothing to do: the notebook is returned as is, with only what still deserves a look.
-        kept = tuple(change for change in changes if change.kind in WARNING_KINDS)
+        look = WARNING_KINDS | {"unpinned"} if config.pin_missing else WARNING_KINDS
+        kept = tuple(change for change in changes if change.kind in look)
         return Result(notebook, kept, unchanged.origins)
     result = {**notebook, "cells": new_cells}
     return Result(result, tuple(changes), tuple(origins))
