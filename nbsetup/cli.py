@@ -5,15 +5,50 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from nbsetup import __version__, batch, report
+from nbsetup import __version__, batch, discovery, report
+from nbsetup import check as lint
 from nbsetup.config import ConfigError
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar  # what `click.progressbar` returns
 
 FORMATS = ("text", "json", "github")
 #: A progress bar is shown (on a terminal) for batches of more files than this.
 PROGRESS_MIN_FILES = 5
+
+# Options that `fix` and `check` share.
+_paths = click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=True)
+)
+_exclude = click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Skip files and directories matching GLOB while walking directories (repeatable; "
+    "replaces [tool.nbsetup] exclude).",
+)
+_format = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Report format on stdout.",
+)
+_jobs = click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Process files in N worker processes (default: the number of CPUs).",
+)
+_verbose = click.option(
+    "-v", "--verbose", is_flag=True, help="Trace what nbsetup does (on stderr)."
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,7 +58,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=True))
+@_paths
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if some file would change.")
 @click.option(
     "--diff",
@@ -38,34 +73,15 @@ def main() -> None:
     "nearest requirements.txt in the notebook's directory or a parent, up to the repository "
     "root).",
 )
-@click.option(
-    "--exclude",
-    multiple=True,
-    metavar="GLOB",
-    help="Skip files and directories matching GLOB while walking directories (repeatable; "
-    "replaces [tool.nbsetup] exclude).",
-)
+@_exclude
 @click.option(
     "--pin-missing/--no-pin-missing",
     default=None,
     help="Fail a notebook that installs a package the requirements do not pin "
     "(default: [tool.nbsetup] pin-missing, else off).",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="Report format on stdout.",
-)
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="Process files in N worker processes (default: the number of CPUs).",
-)
+@_format
+@_jobs
 @click.option(
     "--report-file",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -74,7 +90,7 @@ def main() -> None:
 @click.option(
     "-q", "--quiet", is_flag=True, help="Report only warnings and errors; no progress bar."
 )
-@click.option("-v", "--verbose", is_flag=True, help="Trace what nbsetup does (on stderr).")
+@_verbose
 def fix(
     paths: tuple[Path, ...],
     check: bool,
@@ -104,21 +120,8 @@ def fix(
         pin_missing=pin_missing,
         jobs=jobs or batch.default_jobs(),
     )
-    try:
-        files = batch.discover(paths, exclude)
-    except KeyboardInterrupt:
-        click.echo("interrupted before any file was processed", err=True)
-        sys.exit(130)
-    except ConfigError as error:  # a broken pyproject.toml met while walking a directory
-        click.echo(report.format_error(str(error.path), error.reason), err=True)
-        sys.exit(2)
-    progress = click.progressbar(
-        length=len(files),
-        file=sys.stderr,
-        show_pos=True,
-        hidden=quiet or len(files) <= PROGRESS_MIN_FILES or not sys.stderr.isatty(),
-    )
-    with progress:
+    files = _discover(paths, exclude)
+    with _progress(len(files), quiet) as progress:
         outcome = batch.run(files, settings, on_result=lambda _: progress.update(1))
     options = report.RunOptions(check=check, diff=show_diff)
     _emit(outcome, options, output_format, quiet, verbose)
@@ -135,7 +138,7 @@ def fix(
 
 
 def _emit(
-    outcome: batch.Outcome,
+    outcome: batch.Outcome[report.FileResult],
     options: report.RunOptions,
     output_format: str,
     quiet: bool,
@@ -165,3 +168,109 @@ def _emit(
             results, options, interrupted=outcome.interrupted, total=outcome.total
         )
         click.echo(line, err=True)
+
+
+def _codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> frozenset[str]:
+    try:
+        return lint.parse_codes(",".join(value))
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@main.command("check")
+@_paths
+@click.option(
+    "--requirements",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Judge pins against this requirements file (default: [tool.nbsetup] requirements, "
+    "else the nearest requirements.txt in the notebook's directory or a parent, up to the "
+    "repository root).",
+)
+@click.option(
+    "--select",
+    multiple=True,
+    metavar="CODES",
+    callback=_codes,
+    help="Report only these codes (comma-separated, repeatable; default: all).",
+)
+@click.option(
+    "--ignore",
+    multiple=True,
+    metavar="CODES",
+    callback=_codes,
+    help="Do not report these codes (comma-separated, repeatable).",
+)
+@_exclude
+@_format
+@_jobs
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Report only diagnostics and errors; no progress bar."
+)
+@_verbose
+def check_command(
+    paths: tuple[Path, ...],
+    requirements: Path | None,
+    select: frozenset[str],
+    ignore: frozenset[str],
+    exclude: tuple[str, ...],
+    output_format: str,
+    jobs: int | None,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Report install hazards in the notebooks in PATHS (files or directories), changing nothing.
+
+    Directories are searched as by `fix`. Exit status: 0 no diagnostics, 1 some diagnostics,
+    2 a file could not be checked.
+    """
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+    settings = batch.Settings(
+        exclude=exclude,
+        requirements=requirements,
+        jobs=jobs or batch.default_jobs(),
+        rules=lint.Config(select=select or None, ignore=ignore),
+    )
+    files = _discover(paths, exclude)
+    with _progress(len(files), quiet) as progress:
+        outcome = batch.run_check(files, settings, on_result=lambda _: progress.update(1))
+    results = outcome.results
+    if output_format == "json":
+        click.echo(lint.render_json(results, interrupted=outcome.interrupted))
+    else:
+        render = lint.render_github if output_format == "github" else lint.render_text
+        for line in render(results):
+            click.echo(line)
+    for result in results:
+        if result.error is not None:
+            click.echo(report.format_error(result.path, result.error), err=True)
+            if verbose and result.traceback:
+                click.echo(result.traceback, err=True, nl=False)
+        elif result.skipped is not None and not quiet:
+            click.echo(f"{result.path}: info: skipped: {result.skipped}", err=True)
+    if not quiet or outcome.interrupted:
+        summary = lint.summary_line(results, interrupted=outcome.interrupted, total=outcome.total)
+        click.echo(summary, err=True)
+    sys.exit(lint.exit_code(results, interrupted=outcome.interrupted))
+
+
+def _discover(paths: tuple[Path, ...], exclude: tuple[str, ...]) -> list[Path]:
+    """The notebooks of a run; exits on Ctrl-C or a broken pyproject.toml met on the way."""
+    try:
+        return discovery.discover(paths, exclude)
+    except KeyboardInterrupt:
+        click.echo("interrupted before any file was processed", err=True)
+        sys.exit(130)
+    except ConfigError as error:
+        click.echo(report.format_error(str(error.path), error.reason), err=True)
+        sys.exit(2)
+
+
+def _progress(length: int, quiet: bool) -> ProgressBar[int]:
+    """A progress bar on stderr, shown for a batch of some size on a terminal only."""
+    return click.progressbar(
+        length=length,
+        file=sys.stderr,
+        show_pos=True,
+        hidden=quiet or length <= PROGRESS_MIN_FILES or not sys.stderr.isatty(),
+    )

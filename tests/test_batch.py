@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from nbsetup import batch, transform
+from nbsetup import batch, discovery, transform
 from nbsetup.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,17 +168,17 @@ def test_ignored_directory_named_explicitly_is_walked(tmp_path):
     _write(root / "ignored" / "g.ipynb", INSTALL)
     (root / ".gitignore").write_text("ignored/\n")
     _git(root, "init", "-q")
-    assert batch.discover([root]) == []
-    assert batch.discover([root / "ignored"]) == [root / "ignored" / "g.ipynb"]
+    assert discovery.discover([root]) == []
+    assert discovery.discover([root / "ignored"]) == [root / "ignored" / "g.ipynb"]
 
 
 def test_without_a_work_tree_or_git_nothing_counts_as_ignored(tmp_path, monkeypatch):
     root = tmp_path / "plain"
     _write(root / "ignored" / "g.ipynb", INSTALL)
     (root / ".gitignore").write_text("ignored/\n")
-    assert batch.discover([root]) == [root / "ignored" / "g.ipynb"]
+    assert discovery.discover([root]) == [root / "ignored" / "g.ipynb"]
     monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))  # git cannot be found: no error
-    assert batch.discover([root]) == [root / "ignored" / "g.ipynb"]
+    assert discovery.discover([root]) == [root / "ignored" / "g.ipynb"]
 
 
 @pytest.mark.skipif(not HAS_GIT, reason="git is not installed")
@@ -189,7 +189,7 @@ def test_tracked_file_matching_gitignore_is_kept(tmp_path):
     _git(root, "init", "-q")
     _git(root, "add", "tracked.out.ipynb")
     (root / ".gitignore").write_text("*.out.ipynb\n")
-    assert batch.discover([root]) == [tracked]
+    assert discovery.discover([root]) == [tracked]
 
 
 def test_explicit_files_are_processed_even_when_excluded_or_hidden(runner, tmp_path):
@@ -211,7 +211,7 @@ def test_explicit_files_are_processed_even_when_excluded_or_hidden(runner, tmp_p
 
 def test_a_file_named_twice_is_processed_once(tmp_path):
     path = _write(tmp_path / "a.ipynb", INSTALL)
-    assert batch.discover([path, tmp_path, tmp_path / "." / "a.ipynb"]) == [path]
+    assert discovery.discover([path, tmp_path, tmp_path / "." / "a.ipynb"]) == [path]
 
 
 # --- parallel runs --------------------------------------------------------------------------
@@ -379,7 +379,7 @@ def kill_sample(corpus_copy, tmp_path_factory):
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(notebook, target)
     fixed = shutil.copytree(original, original.parent / "fixed")
-    outcome = batch.run(batch.discover([fixed]), batch.Settings(jobs=2))
+    outcome = batch.run(discovery.discover([fixed]), batch.Settings(jobs=2))
     assert not any(result.error for result in outcome.results)
     return original, _snapshot(original), _snapshot(fixed)
 

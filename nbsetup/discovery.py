@@ -1,0 +1,144 @@
+"""Find a run's notebooks, and what applies to each: `[tool.nbsetup]`, modules beside it.
+
+`discover` turns the paths given on the command line into notebook files: directories are
+walked, skipping hidden directories, excluded globs and the files git ignores. `project_config`
+and `local_modules` answer, per directory, the questions `batch` asks about each notebook.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import os
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from nbsetup import config
+from nbsetup.config import ProjectConfig
+
+
+def discover(paths: Sequence[Path], exclude: Sequence[str] = ()) -> list[Path]:
+    """The notebooks to process: files as given, then directories walked, each file once.
+
+    A directory is walked for `*.ipynb` in sorted order, skipping hidden directories
+    (`.git`, `.ipynb_checkpoints`, ...), anything an `exclude` glob matches (by name, by path
+    relative to the directory, or by path as given) or, without `exclude`, anything its
+    project's `[tool.nbsetup] exclude` matches (by name, or by path relative to the
+    pyproject.toml's directory), and, inside a git work tree, the files git ignores. A file
+    named explicitly is always kept, and so is a path that does not exist, so that processing
+    reports it like any other unreadable file.
+    """
+    found: list[Path] = []
+    seen: set[str] = set()
+    for path in paths:
+        for candidate in _walk(path, exclude) if path.is_dir() else [path]:
+            key = os.path.realpath(candidate)  # one file under two names is processed once
+            if key not in seen:
+                seen.add(key)
+                found.append(candidate)
+    return found
+
+
+def _walk(root: Path, exclude: Sequence[str]) -> list[Path]:
+    found = []
+    for directory, dirs, files in os.walk(root):
+        here = Path(directory)
+        patterns, anchor = (exclude, root) if exclude else _project_excludes(here, root)
+        dirs[:] = sorted(
+            name
+            for name in dirs
+            if not name.startswith(".") and not _excluded(here / name, anchor, patterns)
+        )
+        found += [
+            here / name
+            for name in sorted(files)
+            if name.endswith(".ipynb") and not _excluded(here / name, anchor, patterns)
+        ]
+    ignored = _git_ignored(root, found)
+    return [path for path in found if path not in ignored]
+
+
+def _project_excludes(directory: Path, root: Path) -> tuple[Sequence[str], Path]:
+    """The `[tool.nbsetup] exclude` globs for `directory`, and the directory they are under."""
+    project = project_config(directory)
+    return project.exclude, project.root or root
+
+
+def _excluded(path: Path, root: Path, patterns: Sequence[str]) -> bool:
+    if root.is_absolute():
+        path = path.absolute()
+    forms = (path.name, path.as_posix(), path.relative_to(root).as_posix())
+    return any(
+        fnmatch.fnmatch(form, pattern.rstrip("/")) for pattern in patterns for form in forms
+    )
+
+
+def _git_ignored(root: Path, paths: Sequence[Path]) -> set[Path]:
+    """Those of `paths` (all under `root`) that git ignores; none when git cannot tell.
+
+    Git is asked once per walked directory. Without git, outside a work tree, or when git
+    fails (a path inside a submodule, an unsafe repository), nothing is ignored. A directory
+    that git ignores as a whole was named on purpose: its files are kept.
+    """
+    if not paths:
+        return set()
+    names = {os.fsencode(path.relative_to(root)): path for path in paths}
+    query = b"".join(name + b"\0" for name in [b".", *names])
+    try:
+        answer = subprocess.run(
+            ["git", "check-ignore", "--stdin", "-z"],
+            cwd=root,
+            input=query,
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return set()
+    if answer.returncode not in (0, 1):  # 1: nothing ignored; 128: not a work tree, ...
+        return set()
+    ignored = set(answer.stdout.split(b"\0"))
+    if b"." in ignored:
+        return set()
+    return {path for name, path in names.items() if name in ignored}
+
+
+# --- what applies to the notebooks of a directory -------------------------------------------
+
+
+def project_config(directory: Path) -> ProjectConfig:
+    """The `[tool.nbsetup]` settings for notebooks in `directory` (defaults without any)."""
+    found = _find_project(directory)
+    if found is None:
+        return ProjectConfig()
+    status = found.stat()
+    return _load_project(found, status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _find_project(directory: Path) -> Path | None:
+    # Cached per directory, as black caches its project root: a pyproject.toml created while
+    # the process runs is not seen. Its content is re-read when it changes (`_load_project`).
+    return config.find_project_config(directory)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_project(path: Path, mtime_ns: int, size: int) -> ProjectConfig:
+    return config.load_config(path)
+
+
+def local_modules(directory: Path) -> frozenset[str]:
+    """What a notebook in `directory` can import from there: `*.py` files and package folders."""
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return frozenset()
+    return frozenset(
+        entry.stem if entry.suffix == ".py" else entry.name
+        for entry in entries
+        if (entry.suffix == ".py" and entry.is_file())
+        or (entry.is_dir() and entry.name.isidentifier())
+    )
+
+
+__all__ = ["discover", "local_modules", "project_config"]
