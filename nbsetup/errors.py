@@ -37,3 +37,11 @@ class UnsupportedFormat(NotebookError):
 
 class StyleMismatch(NotebookError):
     """The file's JSON layout cannot be reproduced byte for byte, so it is not rewritten."""
+
+
+class TooLarge(NotebookError):
+    """The file is above the size nbsetup reads (`notebook_io.MAX_BYTES`); it is not read."""
+
+
+class UnsafeChange(NbsetupError):
+    """The rewritten notebook failed a safety check (`nbsetup.safety`), so it is not written."""

@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,15 @@ from nbsetup.errors import (
     NotANotebook,
     NotebookError,
     NotText,
+    TooLarge,
     Unreadable,
     UnsupportedFormat,
 )
+
+#: The largest file nbsetup reads: GitHub's limit for one file (100 MiB). Bigger notebooks are
+#: refused from their size, before reading, so that decoding (several times the file size in
+#: memory) cannot exhaust memory.
+MAX_BYTES = 100 * 1024 * 1024
 
 _DECODER = json.JSONDecoder()
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
@@ -104,6 +110,8 @@ class Document:
 
 def loads(data: bytes) -> Document:
     """Decode notebook bytes and record their layout; raise `NotebookError` with the reason."""
+    if len(data) > MAX_BYTES:
+        raise TooLarge(_too_large(len(data)))
     if not data.strip():
         raise EmptyFile("empty file")
     if b"\x00" in data:
@@ -114,20 +122,26 @@ def loads(data: bytes) -> Document:
         raise NotText(f"not UTF-8 text (invalid byte at offset {error.start})") from None
     bom = text.startswith(_BOM)
     body = text[1:] if bom else text
+    offset = len(_BOM) if bom else 0
     try:
         notebook = json.loads(body)
+        _check_notebook(notebook)
+        # Scanning decodes each value again, a few frames deeper: it may hit the limit too.
+        top = _scan_object(text, _skip_ws(text, offset))
+        keys = [key for key, _, _ in top.members]
+        duplicate = next((key for index, key in enumerate(keys) if key in keys[:index]), None)
+        if duplicate is not None:
+            # Which of two values counts is not something to guess when writing the file back.
+            raise NotANotebook(f"duplicate key {duplicate!r} at the top level of the notebook")
+        cells_span = top.value_span("cells")
+        assert cells_span is not None  # _check_notebook saw a "cells" list
+        cells = tuple(_scan_object(text, start) for start in _array_items(text, cells_span))
     except json.JSONDecodeError as error:
         raise InvalidJson(
             f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg.lower()})"
         ) from None
     except RecursionError:
         raise InvalidJson("not valid JSON (nested too deeply)") from None
-    _check_notebook(notebook)
-    offset = len(_BOM) if bom else 0
-    top = _scan_object(text, _skip_ws(text, offset))
-    cells_span = top.value_span("cells")
-    assert cells_span is not None  # _check_notebook saw a "cells" list
-    cells = tuple(_scan_object(text, start) for start in _array_items(text, cells_span))
     return Document(
         notebook=notebook,
         text=text,
@@ -270,6 +284,55 @@ def _replace_ascii(style: JsonStyle, ensure_ascii: bool) -> JsonStyle:
     )
 
 
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) or _is_strings(value)
+
+
+def _is_strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+_Kind = tuple[str, Callable[[Any], bool]]
+_OBJECT: _Kind = ("an object", lambda value: isinstance(value, dict))
+_STRING: _Kind = ("a string", lambda value: isinstance(value, str))
+_TEXT: _Kind = ("a string or a list of strings", _is_text)
+_COUNT: _Kind = ("an integer or null", lambda value: value is None or _is_integer(value))
+# What the known keys of the nbformat 4 schema hold, checked where present: a value of the wrong
+# type is a damaged notebook. Missing keys nbsetup needs are checked on their own; unknown keys
+# and other schema rules are nbformat's business, since Jupyter opens such notebooks anyway.
+_NOTEBOOK_KEYS: dict[str, _Kind] = {
+    "metadata": _OBJECT,
+    "nbformat_minor": ("a non-negative integer", lambda value: _is_integer(value) and value >= 0),
+}
+# The keys that tell a Python notebook from others (see transform.kernel_language).
+_LANGUAGE_KEYS: dict[str, dict[str, _Kind]] = {
+    "kernelspec": {"language": _STRING},
+    "language_info": {"name": _STRING},
+}
+_CELL_KEYS: dict[str, _Kind] = {
+    "id": _STRING,
+    "metadata": _OBJECT,
+    "source": _TEXT,
+    "outputs": ("an array", lambda value: isinstance(value, list)),
+    "execution_count": _COUNT,
+    "attachments": _OBJECT,
+}
+_OUTPUT_KEYS: dict[str, _Kind] = {
+    "name": _STRING,
+    "text": _TEXT,
+    "data": _OBJECT,
+    "metadata": _OBJECT,
+    "execution_count": _COUNT,
+    "ename": _STRING,
+    "evalue": _STRING,
+    "traceback": ("a list of strings", _is_strings),
+}
+
+
 def _check_notebook(notebook: Any) -> None:
     if not isinstance(notebook, dict):
         raise NotANotebook(f"JSON is not a notebook (top level is {_json_type(notebook)})")
@@ -279,7 +342,7 @@ def _check_notebook(notebook: Any) -> None:
             f"nbformat {version} notebook is not supported; upgrade it with "
             "`jupyter nbconvert --to notebook --nbformat 4 --inplace PATH`"
         )
-    if not isinstance(version, int) or isinstance(version, bool):
+    if not _is_integer(version):
         raise NotANotebook("JSON is not a notebook (no integer 'nbformat' key)")
     if version < 4:
         raise UnsupportedFormat(
@@ -291,21 +354,39 @@ def _check_notebook(notebook: Any) -> None:
     cells = notebook.get("cells")
     if not isinstance(cells, list):
         raise NotANotebook("JSON is not a notebook (no 'cells' list)")
-    if not isinstance(notebook.get("metadata", {}), dict):
-        raise NotANotebook("notebook 'metadata' is not an object")
+    _check_members(notebook, _NOTEBOOK_KEYS, "notebook ")
+    metadata = notebook.get("metadata", {})
+    for section, kinds in _LANGUAGE_KEYS.items():
+        if section in metadata:
+            _check_members(metadata, {section: _OBJECT}, "notebook metadata ")
+            _check_members(metadata[section], kinds, f"notebook metadata {section} ")
     for number, cell in enumerate(cells, 1):
-        if not isinstance(cell, dict):
-            raise NotANotebook(f"cell {number} is not an object")
-        if not isinstance(cell.get("cell_type"), str):
-            raise NotANotebook(f"cell {number} has no 'cell_type'")
-        source = cell.get("source")
-        if not (
-            isinstance(source, str)
-            or (isinstance(source, list) and all(isinstance(line, str) for line in source))
-        ):
-            raise NotANotebook(f"cell {number} 'source' is not a string or a list of strings")
-        if not isinstance(cell.get("metadata", {}), dict):
-            raise NotANotebook(f"cell {number} 'metadata' is not an object")
+        _check_cell(cell, f"cell {number}")
+
+
+def _check_cell(cell: Any, where: str) -> None:
+    if not isinstance(cell, dict):
+        raise NotANotebook(f"{where} is not an object")
+    if not isinstance(cell.get("cell_type"), str):
+        raise NotANotebook(f"{where} has no 'cell_type'")
+    if "source" not in cell:
+        raise NotANotebook(f"{where} has no 'source'")
+    _check_members(cell, _CELL_KEYS, where + " ")
+    for name, bundle in cell.get("attachments", {}).items():
+        if not isinstance(bundle, dict):
+            raise NotANotebook(f"{where} attachment {name!r} is not an object")
+    for number, output in enumerate(cell.get("outputs", ()), 1):
+        if not isinstance(output, dict):
+            raise NotANotebook(f"{where} output {number} is not an object")
+        if not isinstance(output.get("output_type"), str):
+            raise NotANotebook(f"{where} output {number} has no 'output_type'")
+        _check_members(output, _OUTPUT_KEYS, f"{where} output {number} ")
+
+
+def _check_members(value: dict[str, Any], kinds: dict[str, _Kind], where: str) -> None:
+    for key, (kind, test) in kinds.items():
+        if key in value and not test(value[key]):
+            raise NotANotebook(f"{where}{key!r} is not {kind}")
 
 
 def _json_type(value: Any) -> str:
@@ -401,9 +482,17 @@ def cell_text(cell: dict[str, Any]) -> str:
 
 
 def read_bytes(path: Path) -> bytes:
-    """Read a file, mapping OS errors to a user-ready `Unreadable` reason."""
+    """Read a file of at most `MAX_BYTES`, mapping OS errors to a user-ready `Unreadable` reason.
+
+    A bigger file is refused from its size before any of it is read; the read itself stops
+    after `MAX_BYTES + 1` bytes, so a file that grows meanwhile (or a device) is refused too.
+    """
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_BYTES:
+                raise TooLarge(_too_large(size))
+            data = handle.read(MAX_BYTES + 1)
     except IsADirectoryError:
         raise Unreadable("is a directory") from None
     except FileNotFoundError:
@@ -412,6 +501,17 @@ def read_bytes(path: Path) -> bytes:
         raise Unreadable("permission denied") from None
     except OSError as error:
         raise Unreadable(error.strerror.lower() if error.strerror else str(error)) from None
+    if len(data) > MAX_BYTES:
+        raise TooLarge(_too_large(len(data)))
+    return data
+
+
+def _too_large(size: int) -> str:
+    mib = 1024 * 1024
+    return (
+        f"file too large ({size / mib:.1f} MiB; nbsetup reads notebooks up to "
+        f"{MAX_BYTES / mib:.0f} MiB)"
+    )
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -439,6 +539,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 __all__ = [
+    "MAX_BYTES",
     "Document",
     "JsonStyle",
     "NotebookError",

@@ -3,7 +3,9 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,7 @@ from nbsetup.errors import (
     InvalidJson,
     NotANotebook,
     NotText,
+    TooLarge,
     Unreadable,
     UnsupportedFormat,
 )
@@ -283,11 +286,176 @@ def test_changed_cell_with_duplicate_keys_is_refused():
         pytest.param(
             b'{"nbformat": 4, "cells": [7]}', NotANotebook, "cell 1 is not an object", id="cell"
         ),
+        pytest.param(
+            b'{"nbformat": 4, "cells": [], "nbformat": 4}',
+            NotANotebook,
+            "duplicate key 'nbformat' at the top level of the notebook",
+            id="duplicate-top-level-key",
+        ),
+        pytest.param(
+            b'{"nbformat": 4, "cells": [], "metadata": {"x": '
+            + b"[" * 50_000
+            + b"]" * 50_000
+            + b"}}",
+            InvalidJson,
+            r"not valid JSON \(nested too deeply\)",
+            id="nested-too-deeply",
+        ),
     ],
 )
 def test_bad_input(data, error, message):
     with pytest.raises(error, match=message):
         notebook_io.loads(data)
+
+
+def _cell_with(**members):
+    return {"cell_type": "code", "metadata": {}, "outputs": [], "source": "", **members}
+
+
+STREAM = {"output_type": "stream", "name": "stdout", "text": "x"}
+
+
+@pytest.mark.parametrize(
+    ("notebook", "message"),
+    [
+        pytest.param(
+            {"nbformat_minor": "5"}, "notebook 'nbformat_minor' is not a non-", id="minor"
+        ),
+        pytest.param(
+            {"nbformat_minor": -1}, "notebook 'nbformat_minor' is not a non-", id="minus"
+        ),
+        pytest.param({"metadata": []}, "notebook 'metadata' is not an object", id="metadata"),
+        pytest.param(
+            {"metadata": {"kernelspec": "python3"}},
+            "notebook metadata 'kernelspec' is not an object",
+            id="kernelspec",
+        ),
+        pytest.param(
+            {"metadata": {"language_info": {"name": 3}}},
+            "notebook metadata language_info 'name' is not a string",
+            id="language",
+        ),
+        pytest.param(
+            {"cells": [{"cell_type": "code"}]}, "cell 1 has no 'source'", id="missing-source"
+        ),
+        pytest.param({"cells": [_cell_with(id=5)]}, "cell 1 'id' is not a string", id="id"),
+        pytest.param(
+            {"cells": [_cell_with(outputs={})]}, "cell 1 'outputs' is not an array", id="outputs"
+        ),
+        pytest.param(
+            {"cells": [_cell_with(execution_count="1")]},
+            "cell 1 'execution_count' is not an integer or null",
+            id="execution-count",
+        ),
+        pytest.param(
+            {"cells": [_cell_with(execution_count=True)]},
+            "cell 1 'execution_count' is not an integer or null",
+            id="execution-count-boolean",
+        ),
+        pytest.param(
+            {"cells": [_cell_with(attachments=[])]},
+            "cell 1 'attachments' is not an object",
+            id="attachments",
+        ),
+        pytest.param(
+            {"cells": [_cell_with(attachments={"a.png": "data"})]},
+            "cell 1 attachment 'a.png' is not an object",
+            id="attachment",
+        ),
+        pytest.param(
+            {"cells": [_cell_with(outputs=[1])]}, "cell 1 output 1 is not an object", id="output"
+        ),
+        pytest.param(
+            {"cells": [_cell_with(outputs=[STREAM, {"name": "stdout"}])]},
+            "cell 1 output 2 has no 'output_type'",
+            id="output-type",
+        ),
+        pytest.param(
+            {"cells": [_cell_with(outputs=[{**STREAM, "text": 3}])]},
+            "cell 1 output 1 'text' is not a string or a list of strings",
+            id="stream-text",
+        ),
+        pytest.param(
+            {"cells": [_cell_with(outputs=[{"output_type": "error", "traceback": [1]}])]},
+            "cell 1 output 1 'traceback' is not a list of strings",
+            id="traceback",
+        ),
+        pytest.param(
+            {"cells": [_cell_with(outputs=[{"output_type": "display_data", "data": []}])]},
+            "cell 1 output 1 'data' is not an object",
+            id="data",
+        ),
+    ],
+)
+def test_wrong_types_are_refused(notebook, message):
+    data = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, **notebook}).encode()
+    with pytest.raises(NotANotebook, match=re.escape(message)):
+        notebook_io.loads(data)
+
+
+@pytest.mark.parametrize(
+    "notebook",
+    [
+        pytest.param({"cells": [{"cell_type": "code", "source": "x"}]}, id="code-cell-bare"),
+        pytest.param({"cells": [{"cell_type": "future", "source": ""}]}, id="unknown-type"),
+        pytest.param({"cells": [_cell_with(outputs=[{"output_type": "x"}])]}, id="output"),
+        pytest.param({"metadata": {"kernelspec": {"name": "python3"}}}, id="no-language"),
+    ],
+)
+def test_missing_members_nbsetup_does_not_need_are_accepted(notebook):
+    data = json.dumps({"cells": [], "nbformat": 4, **notebook}).encode()
+    assert notebook_io.dumps(notebook_io.loads(data), json.loads(data)) == data
+
+
+def test_size_limit(tmp_path, monkeypatch):
+    data = json.dumps(_notebook()).encode()
+    path = tmp_path / "nb.ipynb"
+    path.write_bytes(data)
+    monkeypatch.setattr(notebook_io, "MAX_BYTES", len(data))
+    assert notebook_io.read_bytes(path) == data
+    assert notebook_io.loads(data).notebook == _notebook()
+    monkeypatch.setattr(notebook_io, "MAX_BYTES", len(data) - 1)
+    with pytest.raises(TooLarge, match=r"^file too large \(0\.0 MiB; nbsetup reads notebooks up"):
+        notebook_io.read_bytes(path)
+    with pytest.raises(TooLarge):
+        notebook_io.loads(data)
+
+
+def test_size_limit_is_checked_before_reading(tmp_path, monkeypatch):
+    path = tmp_path / "huge.ipynb"
+    with path.open("wb") as handle:
+        handle.truncate(notebook_io.MAX_BYTES + 1)
+
+    open_file = Path.open
+
+    class Unread:
+        """A file whose content must not be read: only its size may be looked at."""
+
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            self.handle.close()
+
+        def fileno(self):
+            return self.handle.fileno()
+
+        def read(self, *args):
+            raise AssertionError("the file was read")
+
+    monkeypatch.setattr(Path, "open", lambda path, *args: Unread(open_file(path, *args)))
+    with pytest.raises(TooLarge, match=r"file too large \(100\.0 MiB; .* up to 100 MiB\)"):
+        notebook_io.read_bytes(path)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_endless_file_is_refused(monkeypatch):
+    monkeypatch.setattr(notebook_io, "MAX_BYTES", 1000)
+    with pytest.raises(TooLarge, match=r"file too large"):
+        notebook_io.read_bytes(Path("/dev/zero"))
 
 
 def test_read_bytes_reports_missing_and_unreadable(tmp_path):

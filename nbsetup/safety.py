@@ -1,0 +1,380 @@
+"""A last look before writing, like black's AST equivalence check: the rewrite lost nothing.
+
+`verify(old, new, origins)` compares a notebook with its rewrite without knowing how the
+rewrite was made: it asks the recogniser which lines are movable installs and what is left of
+them once the installs move, nothing else. It raises `UnsafeChange` naming the first broken
+invariant:
+
+- notebook-level keys and values are unchanged;
+- every markdown/raw cell is kept, unchanged, in order;
+- a kept code cell keeps its outputs, attachments, metadata, id and source shape; its source
+  only loses movable install lines (a chain keeps its other parts); a cell disappears only
+  when installs were all it held, besides comments, blank lines and a cell magic line;
+- there is at most one environment cell, before every other code cell; it installs every
+  package whose install left its cell, and keeps the user's own lines;
+- the rewrite validates against the nbformat schema (without nbformat's silent repairs) when
+  the original did.
+
+`nbformat.validate(new)` would do for the last point, but it adds missing cell ids in place.
+Pass the data parsed back from the bytes about to be written, and the check covers the
+serialisation too.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nbformat.validator import get_validator
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from nbsetup import envcell, installs
+from nbsetup.commands import InstallCommand, InstallSite
+from nbsetup.errors import UnsafeChange
+from nbsetup.notebook_io import cell_text
+
+#: Ends every safety message: the rewrite, not the notebook, is at fault.
+BUG_NOTE = "nothing was written; this is an nbsetup bug, please report it with this notebook"
+
+# What may be left of a cell that is removed: blank lines, comments, a cell magic line.
+_INERT = re.compile(r"\s*(#.*)?|\s*%%\w+.*")
+# Every line an install moves out of names its tool somewhere (a guard against line numbers
+# that point at the wrong line; continuation and bracket lines are part of the same site).
+_TOOL = re.compile(r"pip|conda|mamba|\buv\b|apt")
+_CONDA_NAME_END = re.compile(r"[\s=<>!~\[]")
+_APT_NAME_END = re.compile(r"[=:/]")
+
+
+def verify(old: dict[str, Any], new: dict[str, Any], origins: Sequence[int | None]) -> None:
+    """Raise `UnsafeChange` unless `new` is a safe rewrite of `old`.
+
+    `origins[i]` is the index in `old["cells"]` of the cell that new cell `i` comes from, or
+    None for a new (environment) cell, as `transform.Result.origins` gives it.
+    """
+    problem = _first_problem(old, new, origins)
+    if problem is not None:
+        raise UnsafeChange(f"safety check failed: {problem}; {BUG_NOTE}")
+
+
+def _first_problem(
+    old: dict[str, Any], new: dict[str, Any], origins: Sequence[int | None]
+) -> str | None:
+    return (
+        _notebook_problem(old, new)
+        or _structure_problem(old, new, origins)
+        or _content_problem(old, new, origins)
+        or _schema_problem(old, new, origins)
+    )
+
+
+def _notebook_problem(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    old_keys = [key for key in old if key != "cells"]
+    if old_keys != [key for key in new if key != "cells"]:
+        return "the notebook-level keys changed"
+    changed = next((key for key in old_keys if old[key] != new[key]), None)
+    return None if changed is None else f"the notebook-level {changed!r} changed"
+
+
+def _is_env(cell: dict[str, Any]) -> bool:
+    return envcell.find([cell]) == 0
+
+
+def _structure_problem(
+    old: dict[str, Any], new: dict[str, Any], origins: Sequence[int | None]
+) -> str | None:
+    """Origins, cell order, non-code cells, and where the environment cell is."""
+    old_cells, new_cells = old["cells"], new["cells"]
+    if len(origins) != len(new_cells):
+        return f"{len(origins)} origins for {len(new_cells)} cells"
+    known = [origin for origin in origins if origin is not None]
+    if len(set(known)) != len(known) or not all(0 <= o < len(old_cells) for o in known):
+        return "cell origins are not distinct cells of the original"
+    envs = [index for index, cell in enumerate(new_cells) if _is_env(cell)]
+    if len(envs) > max(1, sum(map(_is_env, old_cells))):
+        return f"{len(envs)} environment cells (cells {', '.join(str(i + 1) for i in envs)})"
+    for index, origin in enumerate(origins):
+        if origin is None and index not in envs:
+            return f"cell {index + 1} is new and is not the environment cell"
+    if envs:
+        first_code = next(i for i, cell in enumerate(new_cells) if cell["cell_type"] == "code")
+        if first_code != envs[0]:
+            return f"the environment cell (cell {envs[0] + 1}) is not the first code cell"
+    order = [origin for index, origin in enumerate(origins) if index not in envs]
+    if any(a is None or b is None or a >= b for a, b in itertools.pairwise(order)):
+        return "cells are not in their original order"
+    where = {origin: index for index, origin in enumerate(origins) if origin is not None}
+    for index, cell in enumerate(old_cells):
+        if cell["cell_type"] == "code":
+            continue
+        if index not in where:
+            return f"{cell['cell_type']} cell {index + 1} was removed"
+        if new_cells[where[index]] != cell:
+            return f"{cell['cell_type']} cell {index + 1} changed"
+    return None
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """A line of a cell that must survive as is, or a movable install site's lines."""
+
+    line: str
+    number: int
+    site: InstallSite | None = None
+
+
+def _content_problem(
+    old: dict[str, Any], new: dict[str, Any], origins: Sequence[int | None]
+) -> str | None:
+    """Code cells: other members kept, lines kept in order, hoisted packages installed."""
+    old_cells, new_cells = old["cells"], new["cells"]
+    old_env = envcell.find(old_cells)
+    sources = [
+        cell_text(cell) if cell["cell_type"] == "code" and index != old_env else None
+        for index, cell in enumerate(old_cells)
+    ]
+    by_cell: dict[int, list[InstallSite]] = {}
+    for site in installs.find_installs(sources):
+        if site.movable:
+            by_cell.setdefault(site.cell, []).append(site)
+    where = {origin: index for index, origin in enumerate(origins) if origin is not None}
+    moved: list[InstallCommand] = []
+    for index, source in enumerate(sources):
+        if source is None:
+            continue
+        segments = _segments(source, by_cell.get(index, []))
+        if index not in where:
+            problem = _removed_problem(index, segments)
+            gone = list(by_cell.get(index, []))
+        else:
+            cell = new_cells[where[index]]
+            problem = _members_problem(index, old_cells[index], cell)
+            gone, problem = _align(index, segments, cell_text(cell).splitlines(), problem)
+        if problem is not None:
+            return problem
+        moved += [command for site in gone for command in site.commands if command.movable]
+    env = next((cell for cell in new_cells if _is_env(cell)), None)
+    if old_env is not None:
+        if old_env not in where or not _is_env(new_cells[where[old_env]]):
+            return "the environment cell was removed"
+        problem = _members_problem(old_env, old_cells[old_env], new_cells[where[old_env]])
+        if problem is not None:
+            return problem
+        kept, commands = _env_contents(cell_text(old_cells[old_env]))
+        moved += commands
+        env_lines = cell_text(new_cells[where[old_env]]).splitlines()
+        missing = _missing_in_order(kept, env_lines)
+        if missing is not None:
+            return f"line {missing!r} of the environment cell is missing"
+    return _installed_problem(moved, env)
+
+
+def _segments(source: str, sites: Sequence[InstallSite]) -> list[_Segment]:
+    lines = source.splitlines()
+    segments = []
+    number = 0
+    for site in sorted(sites, key=lambda site: site.start):
+        segments += [_Segment(lines[n], n + 1) for n in range(number, site.start)]
+        segments.append(_Segment("\n".join(lines[site.start : site.end]), site.start + 1, site))
+        number = site.end
+    segments += [_Segment(lines[n], n + 1) for n in range(number, len(lines))]
+    return segments
+
+
+def _removed_problem(index: int, segments: Sequence[_Segment]) -> str | None:
+    if not any(segment.site for segment in segments):
+        return f"code cell {index + 1} was removed, but it had no install to move"
+    for segment in segments:
+        if segment.site and not _TOOL.search(segment.line):
+            return _not_an_install(index, segment)
+        for line in _rest(segment.site) if segment.site else [segment.line]:
+            if not _INERT.fullmatch(line):
+                return f"code cell {index + 1} was removed with its line {line!r}"
+    return None
+
+
+def _members_problem(index: int, old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """Everything but the source is kept, and the source keeps its shape."""
+    if isinstance(old["source"], str) != isinstance(new["source"], str):
+        return f"code cell {index + 1} changed its source from a string to a list or back"
+    if [key for key in old if key != "source"] != [key for key in new if key != "source"]:
+        return f"code cell {index + 1} gained, lost or reordered keys"
+    changed = next((key for key in old if key != "source" and old[key] != new[key]), None)
+    return None if changed is None else f"code cell {index + 1} changed its {changed!r}"
+
+
+def _align(
+    index: int, segments: Sequence[_Segment], lines: Sequence[str], problem: str | None
+) -> tuple[list[InstallSite], str | None]:
+    """Match a kept cell's new lines to its old ones: the sites that left, or what is wrong.
+
+    A kept line must come next, as is. A site leaves what the recogniser says is left of it
+    once its installs move (nothing, or the rest of a chain), or stays as it was (a lone
+    `apt-get update` only moves with an apt install).
+    """
+    gone: list[InstallSite] = []
+    if problem is not None:
+        return gone, problem
+    position = 0
+    for number, segment in enumerate(segments):
+        site = segment.site
+        if site is None:
+            rest = segments[number:]
+            if position >= len(lines) and not any(s.line.strip() for s in rest if not s.site):
+                # Blank lines that ended the cell may become its final newline, or go.
+                left = [s.site for s in rest if s.site]
+                if not any(_rest(s) for s in left):
+                    return gone + left, None
+            if position >= len(lines) or lines[position] != segment.line:
+                found = repr(lines[position]) if position < len(lines) else "the end of the cell"
+                return gone, (
+                    f"code cell {index + 1}: line {segment.number} {segment.line!r} is "
+                    f"missing (found {found})"
+                )
+            position += 1
+            continue
+        original, rest = segment.line.split("\n"), _rest(site)
+        if lines[position : position + len(original)] == original:
+            position += len(original)
+        elif lines[position : position + len(rest)] == rest:
+            position += len(rest)
+            gone.append(site)
+            if not _TOOL.search(segment.line):
+                return gone, _not_an_install(index, segment)
+        else:
+            return gone, (
+                f"code cell {index + 1}: line {segment.number}: what is left of "
+                f"{segment.line!r} once its installs move ({rest}) is missing"
+            )
+    if position < len(lines):
+        return gone, f"code cell {index + 1}: line {lines[position]!r} is new"
+    return gone, None
+
+
+def _not_an_install(index: int, segment: _Segment) -> str:
+    return (
+        f"code cell {index + 1}: line {segment.number} {segment.line!r} was taken for an "
+        "install but names no package tool"
+    )
+
+
+def _rest(site: InstallSite) -> list[str]:
+    """The lines the recogniser says are left of a site once its installs move."""
+    return "".join(site.replacement or ()).splitlines()
+
+
+def _env_contents(text: str) -> tuple[list[str], list[InstallCommand]]:
+    """An environment cell's own lines (not installs, headers or blank) and its commands."""
+    sites = [site for site in installs.find_installs([text]) if site.movable]
+    segments = _segments(text, sites)
+    kept = [
+        s.line
+        for s in segments
+        if s.site is None and s.line.strip() and not envcell.is_header(s.line)
+    ]
+    return kept, [command for site in sites for command in site.commands if command.movable]
+
+
+def _missing_in_order(expected: Sequence[str], lines: Sequence[str]) -> str | None:
+    """The first of `expected` not found in `lines` after the ones before it, or None."""
+    remaining = iter(lines)
+    for line in expected:
+        if not any(candidate == line for candidate in remaining):
+            return line
+    return None
+
+
+def _installed_problem(moved: Sequence[InstallCommand], env: dict[str, Any] | None) -> str | None:
+    wanted = {key for command in moved for key in _package_keys(command)}
+    if not wanted:
+        return None
+    if env is None:
+        return "installs left their cells, but there is no environment cell"
+    sites = installs.find_installs([cell_text(env)])
+    have = {key for site in sites for command in site.commands for key in _package_keys(command)}
+    missing = sorted(wanted - have)
+    if missing:
+        return f"the environment cell does not install {missing[0][1]!r} ({missing[0][0]})"
+    return None
+
+
+def _package_keys(command: InstallCommand) -> set[tuple[str, str]]:
+    """What a command installs, by manager and name (pinning may change versions, not names)."""
+    if command.action != "install":
+        return set()
+    manager = "pip" if command.manager == "uv" else command.manager
+    keys = {(manager, f"-r {path}") for path in command.requirement_files}
+    keys |= {(manager, f"-c {path}") for path in command.constraint_files}
+    for text in command.requirements:
+        keys.add((manager, _package_name(manager, text)))
+    return keys
+
+
+def _package_name(manager: str, text: str) -> str:
+    if manager == "pip":
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            return text
+        return text if requirement.url else canonicalize_name(requirement.name)
+    if manager == "conda":
+        return _CONDA_NAME_END.split(text.rpartition("::")[2], maxsplit=1)[0].lower()
+    return _APT_NAME_END.split(text, maxsplit=1)[0].lower()
+
+
+def _schema_problem(
+    old: dict[str, Any], new: dict[str, Any], origins: Sequence[int | None]
+) -> str | None:
+    """An nbformat schema error in `new`, unless `old` had one too.
+
+    Cells equal to their original are valid when the original is, so only new and changed
+    cells go through the schema (as a notebook of their own): large notebooks stay cheap.
+    """
+    old_cells = old["cells"]
+    changed = [
+        cell
+        for cell, origin in zip(new["cells"], origins, strict=True)
+        if origin is None or cell != old_cells[origin]
+    ]
+    problem = _ids_error(new) or _schema_error({**new, "cells": changed})
+    if problem is None or _ids_error(old) or _schema_error(old):
+        return None
+    return f"the result is not a valid notebook ({problem})"
+
+
+def _ids_error(notebook: dict[str, Any]) -> str | None:
+    """Cell ids missing, not strings or repeated, from nbformat 4.5 on."""
+    if not _is_minor(notebook.get("nbformat_minor")) or notebook["nbformat_minor"] < 5:
+        return None
+    ids = [cell.get("id") for cell in notebook["cells"]]
+    bad = next((index for index, id_ in enumerate(ids) if not isinstance(id_, str)), None)
+    if bad is not None:
+        return f"cell {bad + 1} has no id"
+    return "cell ids are not unique" if len(set(ids)) != len(ids) else None
+
+
+def _schema_error(notebook: dict[str, Any]) -> str | None:
+    """The first nbformat 4 schema error.
+
+    This calls the schema validator itself: `nbformat.validate` adds missing cell ids and
+    renumbers repeated ones in the notebook it checks (and only warns about them).
+    """
+    minor = notebook.get("nbformat_minor")
+    if not _is_minor(minor):
+        return "no integer 'nbformat_minor'"
+    error = next(iter(_validator(minor).iter_errors(notebook)), None)
+    return None if error is None else str(error.message)
+
+
+def _is_minor(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@functools.cache
+def _validator(minor: int) -> Any:
+    # nbformat looks its validators up afresh on each call, which costs more than validating.
+    return get_validator(version=4, version_minor=minor)
