@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import tempfile
 import traceback
@@ -111,6 +112,11 @@ def _process(path: Path, display: str, settings: Settings) -> FileResult:
     new_data = notebook_io.dumps(document, result.notebook, result.origins)
     if new_data == data:
         return FileResult(display, UNCHANGED, result.changes, requirements=origin)
+    # The safety net, on the data parsed back from the bytes about to be written. Imported
+    # here: it loads nbformat's validator, which a run with nothing to change never needs.
+    from nbsetup import safety
+
+    safety.verify(document.notebook, json.loads(new_data), result.origins)
     diff = report.render_diff(display, document.notebook, result.notebook) if settings.diff else ""
     if settings.write:
         notebook_io.write_atomic(path, new_data)

@@ -42,13 +42,24 @@ def is_header(line: str) -> bool:
 
 
 def new_cell(
-    source: str | list[str], template: dict[str, Any] | None, with_id: bool
+    source: str | list[str],
+    template: dict[str, Any] | None,
+    with_id: bool,
+    taken: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """A fresh environment cell whose key order follows `template` (another code cell)."""
+    """A fresh environment cell whose key order follows `template` (another code cell).
+
+    Its id is `CELL_ID`, or `CELL_ID-2`, `-3`, ... when another cell already uses it (`taken`).
+    """
+    cell_id = next(
+        candidate
+        for candidate in (CELL_ID, *(f"{CELL_ID}-{n}" for n in range(2, len(taken) + 3)))
+        if candidate not in taken
+    )
     values: dict[str, Any] = {
         "cell_type": "code",
         "execution_count": None,
-        "id": CELL_ID,
+        "id": cell_id,
         "metadata": {MARKER: dict(MARKER_VALUE)},
         "outputs": [],
         "source": source,

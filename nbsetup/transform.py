@@ -27,7 +27,9 @@ from nbsetup.report import WARNING_KINDS, Change
 from nbsetup.requirements import Pins
 
 # A line that keeps nothing alive once the installs around it are gone.
-_INERT_LINE = re.compile(r"\s*(#.*)?|%%(capture|bash|sh|script\s+bash)\b[^\n]*", re.DOTALL)
+# A bare cell magic (`%%capture`, `%%bash`, `%%time`, ...) with no body left does nothing but
+# fail (IPython refuses a cell magic with an empty body).
+_INERT_LINE = re.compile(r"\s*(#.*)?|%%\w+\b[^\n]*", re.DOTALL)
 
 
 NO_PINS = Pins()
@@ -146,6 +148,9 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
             envcell.as_source(env_text, _source_shape(cells)),
             _template(cells),
             with_id=notebook.get("nbformat_minor", 0) >= 5,
+            taken=frozenset(
+                cell.get("id") for cell in new_cells if isinstance(cell.get("id"), str)
+            ),
         )
         env_origin = None
     position = next(
