@@ -17,30 +17,13 @@ from click.testing import CliRunner
 
 from nbsetup import batch, discovery, transform
 from nbsetup.cli import main
+from tests.test_cli import _notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_GIT = shutil.which("git") is not None
 FORKS = multiprocessing.get_start_method() == "fork"
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="POSIX signals and terminals")
 TEMP_SUFFIX = ".nbsetup-tmp"
-
-
-def _notebook(*sources, language="python"):
-    return {
-        "cells": [
-            {
-                "cell_type": "code",
-                "execution_count": None,
-                "metadata": {},
-                "outputs": [],
-                "source": source,
-            }
-            for source in sources
-        ],
-        "metadata": {"kernelspec": {"language": language, "name": "k", "display_name": "K"}},
-        "nbformat": 4,
-        "nbformat_minor": 4,
-    }
 
 
 def _write(path, notebook):
