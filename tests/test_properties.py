@@ -449,11 +449,6 @@ def test_shell_word_round_trips(word):
     assert shlex.split(shell_word(word)) == [word]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="installs/shell.py reads a backslash before CRLF as an escaped CR, not as a line "
-    "continuation: the environment cell gets the requirement '\\r' (a raw CR in its source)",
-)
 def test_continuation_before_crlf_is_a_continuation():
     notebook = {
         "cells": [_code("!pip install numpy \\\r\n    rich\r\nimport numpy\r\n")],

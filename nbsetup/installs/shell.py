@@ -112,14 +112,23 @@ def _skip_balanced(text: str, i: int, close: str) -> int:
     raise ShellSyntaxError(close)
 
 
+def _continuation(text: str, i: int) -> int:
+    """Length of the line continuation (a backslash, then LF or CRLF) at `i`, else 0."""
+    if text.startswith("\\\n", i):
+        return 2
+    if text.startswith("\\\r\n", i):
+        return 3
+    return 0
+
+
 def _read_word(text: str, i: int, python_fields: bool) -> tuple[Word, int]:
     start = i
     out: list[str] = []
     while i < len(text) and text[i] not in _META:
         char = text[i]
         if char == "\\":
-            if text.startswith("\n", i + 1):
-                i += 2
+            if (skip := _continuation(text, i)) > 0:
+                i += skip
                 continue
             out.append(text[i + 1 : i + 2])
             i += 2
@@ -138,9 +147,10 @@ def _read_word(text: str, i: int, python_fields: bool) -> tuple[Word, int]:
                 if char == '"':
                     i += 1
                     break
-                if char == "\\" and text[i + 1 : i + 2] in ('"', "\\", "$", "`", "\n"):
-                    if text[i + 1] != "\n":
-                        out.append(text[i + 1])
+                if (skip := _continuation(text, i)) > 0:
+                    i += skip
+                elif char == "\\" and text[i + 1 : i + 2] in ('"', "\\", "$", "`"):
+                    out.append(text[i + 1])
                     i += 2
                 elif text.startswith("$(", i):
                     end = _skip_balanced(text, i + 2, ")")
@@ -180,8 +190,8 @@ def tokenize(text: str, python_fields: bool) -> tuple[list[_Token], int | None]:
         char = text[i]
         if char in " \t\r\n":
             i += 1
-        elif char == "\\" and text.startswith("\n", i + 1):
-            i += 2
+        elif (skip := _continuation(text, i)) > 0:
+            i += skip
         elif char == "#":
             return tokens, i
         elif (redirect := _REDIRECT.match(text, i)) is not None:
