@@ -26,7 +26,7 @@ from nbsetup.commands import InstallCommand, InstallSite
 from nbsetup.distributions import NO_PACKAGES, PackageMap
 from nbsetup.imports import Import, find_imports, written_modules
 from nbsetup.notebook_io import cell_text
-from nbsetup.report import FAILED, SCHEMA_VERSION, SKIPPED
+from nbsetup.report import FAILED, SCHEMA_VERSION, SKIPPED, count, escape_data, escape_property
 from nbsetup.requirements import Pins
 from nbsetup.transform import NO_PINS, skip_reason
 
@@ -479,11 +479,11 @@ def render_github(results: Sequence[FileCheck]) -> list[str]:
     """
     lines = []
     for result in results:
-        path = _escape_property(result.path)
+        path = escape_property(result.path)
         if result.error is not None:
-            lines.append(f"::error file={path}::{_escape(result.error)}")
+            lines.append(f"::error file={path}::{escape_data(result.error)}")
         for d in result.diagnostics:
-            message = _escape(f"cell {d.cell}, line {d.line}: {d.message}")
+            message = escape_data(f"cell {d.cell}, line {d.line}: {d.message}")
             lines.append(f"::warning file={path},title={d.code}::{message}")
     return lines
 
@@ -501,21 +501,8 @@ def summary_line(
     if interrupted:
         head = f"interrupted after {scanned} of {total or scanned} files"
     else:
-        head = f"{_count(scanned, 'file')} scanned"
+        head = f"{count(scanned, 'file')} scanned"
     files = [f"{counts[FLAGGED]} flagged", f"{counts[CLEAN]} clean"]
     files += [f"{counts[status]} {status}" for status in (SKIPPED, FAILED) if counts[status]]
-    found = _count(sum(len(result.diagnostics) for result in results), "diagnostic")
+    found = count(sum(len(result.diagnostics) for result in results), "diagnostic")
     return f"{head}: {', '.join(files)}; {found}"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def _escape(text: str) -> str:
-    # GitHub's workflow-command escaping for message data (as in `report`).
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape(text).replace(":", "%3A").replace(",", "%2C")

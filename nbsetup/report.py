@@ -182,7 +182,7 @@ def summary_line(
     if interrupted:
         head = f"interrupted after {totals.scanned} of {total or totals.scanned} files"
     else:
-        head = f"{_count(totals.scanned, 'file')} scanned"
+        head = f"{count(totals.scanned, 'file')} scanned"
     files = [
         f"{totals.changed} {'would change' if checking else 'fixed'}",
         f"{totals.unchanged} unchanged",
@@ -194,16 +194,17 @@ def summary_line(
     installs = []
     if totals.packages:
         done = "to hoist" if checking else "hoisted"
-        installs.append(f"{_count(totals.packages, 'package')} {done}")
+        installs.append(f"{count(totals.packages, 'package')} {done}")
     if totals.conflicts:
-        installs.append(_count(totals.conflicts, "conflict"))
+        installs.append(count(totals.conflicts, "conflict"))
     if totals.left:
-        installs.append(f"{_count(totals.left, 'install')} left in place")
+        installs.append(f"{count(totals.left, 'install')} left in place")
     line = f"{head}: {', '.join(files)}"
     return f"{line}; {', '.join(installs)}" if installs else line
 
 
-def _count(number: int, noun: str) -> str:
+def count(number: int, noun: str) -> str:
+    """`1 file`, `3 files`: a number with its noun, plural when needed."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
@@ -263,25 +264,28 @@ def render_github(results: Sequence[FileResult]) -> list[str]:
     lines = []
     for result in results:
         if result.error is not None:
-            lines.append(f"::error file={_escape_property(result.path)}::{_escape(result.error)}")
+            lines.append(
+                f"::error file={escape_property(result.path)}::{escape_data(result.error)}"
+            )
         for change in result.changes:
             if change.kind not in WARNING_KINDS:
                 continue
             title = f"cell {change.cell}" if change.cell is not None else "nbsetup"
             lines.append(
-                f"::warning file={_escape_property(result.path)},"
-                f"title={_escape_property(title)}::{_escape(change.message)}"
+                f"::warning file={escape_property(result.path)},"
+                f"title={escape_property(title)}::{escape_data(change.message)}"
             )
     return lines
 
 
-def _escape(text: str) -> str:
-    # GitHub's workflow-command escaping for message data.
+def escape_data(text: str) -> str:
+    """GitHub's workflow-command escaping for a message (`::warning ...::MESSAGE`)."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _escape_property(text: str) -> str:
-    return _escape(text).replace(":", "%3A").replace(",", "%2C")
+def escape_property(text: str) -> str:
+    """GitHub's workflow-command escaping for a property value (`file=...`, `title=...`)."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 __all__ = [
@@ -296,6 +300,9 @@ __all__ = [
     "FileResult",
     "RunOptions",
     "Totals",
+    "count",
+    "escape_data",
+    "escape_property",
     "exit_code",
     "format_change",
     "format_error",
