@@ -121,6 +121,20 @@ def _continuation(text: str, i: int) -> int:
     return 0
 
 
+def _substitution_end(text: str, i: int, braces: bool) -> int | None:
+    """End of the `$(...)`, backquoted or (with `braces`) `${...}` expansion at `i`, if any.
+
+    The expansion is kept verbatim in the word; `_word_reason` then says why it cannot move.
+    """
+    if text.startswith("$(", i):
+        return _skip_balanced(text, i + 2, ")")
+    if braces and text.startswith("${", i):
+        return _skip_balanced(text, i + 2, "}")
+    if text.startswith("`", i):
+        return _skip_balanced(text, i + 1, "`")
+    return None
+
+
 def _read_word(text: str, i: int, python_fields: bool) -> tuple[Word, int]:
     start = i
     out: list[str] = []
@@ -152,23 +166,13 @@ def _read_word(text: str, i: int, python_fields: bool) -> tuple[Word, int]:
                 elif char == "\\" and text[i + 1 : i + 2] in ('"', "\\", "$", "`"):
                     out.append(text[i + 1])
                     i += 2
-                elif text.startswith("$(", i):
-                    end = _skip_balanced(text, i + 2, ")")
-                    out.append(text[i:end])
-                    i = end
-                elif char == "`":
-                    end = _skip_balanced(text, i + 1, "`")
+                elif (end := _substitution_end(text, i, braces=False)) is not None:
                     out.append(text[i:end])
                     i = end
                 else:
                     out.append(char)
                     i += 1
-        elif text.startswith(("$(", "${"), i):
-            end = _skip_balanced(text, i + 2, ")" if text[i + 1] == "(" else "}")
-            out.append(text[i:end])
-            i = end
-        elif char == "`":
-            end = _skip_balanced(text, i + 1, "`")
+        elif (end := _substitution_end(text, i, braces=True)) is not None:
             out.append(text[i:end])
             i = end
         else:
