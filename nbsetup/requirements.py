@@ -11,6 +11,7 @@ install. `${VAR}` references are kept as written (pip expands them at install ti
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os.path
 import re
 import shlex
@@ -440,46 +441,28 @@ def _entry(
 ) -> RequirementEntry:
     """Build the entry for a requirement text, telling PEP 508 from URLs and local paths."""
     location, _, marker = text.partition(" ;")
+    location = location.strip()
+    requirement: Requirement | None = None
     if _URL_RE.match(text):
-        name = _url_name(location.strip())
-        requirement = None
+        name = _url_name(location)
         if name is not None:
             marker_text = f" ; {marker.strip()}" if marker.strip() else ""
-            try:
-                requirement = Requirement(f"{name} @ {location.strip()}{marker_text}")
-            except InvalidRequirement:
-                requirement = None
-        return RequirementEntry(
-            text,
-            requirement,
-            canonicalize_name(name) if name else None,
-            origin,
-            number,
-            options,
-            editable,
-            constraint,
-        )
-    try:
-        requirement = Requirement(text)
-    except InvalidRequirement as error:
-        if not (editable or _is_path(location.strip())):
-            raise RequirementsError(origin, _invalid(text, error), number) from None
-        # A local directory or archive: only a wheel file name tells the project.
-        name = _url_name(location.strip())
-        return RequirementEntry(
-            text,
-            None,
-            canonicalize_name(name) if name else None,
-            origin,
-            number,
-            options,
-            editable,
-            constraint,
-        )
+            with contextlib.suppress(InvalidRequirement):
+                requirement = Requirement(f"{name} @ {location}{marker_text}")
+    else:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as error:
+            if not (editable or _is_path(location)):
+                raise RequirementsError(origin, _invalid(text, error), number) from None
+            # A local directory or archive: only a wheel file name tells the project.
+            name = _url_name(location)
+        else:
+            name = requirement.name
     return RequirementEntry(
         text,
         requirement,
-        canonicalize_name(requirement.name),
+        canonicalize_name(name) if name else None,
         origin,
         number,
         options,
