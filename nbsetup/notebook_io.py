@@ -96,6 +96,13 @@ class _ObjectLayout:
 
 
 @dataclass(frozen=True)
+class _CellLayout:
+    """Where a cell object is: its members are found only when it must be re-serialised."""
+
+    span: Span
+
+
+@dataclass(frozen=True)
 class Document:
     """A decoded notebook with the text it came from and what is needed to write it back."""
 
@@ -104,7 +111,7 @@ class Document:
     style: JsonStyle
     bom: bool
     _top: _ObjectLayout
-    _cells: tuple[_ObjectLayout, ...]
+    _cells: tuple[_CellLayout, ...]
     _cells_span: Span
 
 
@@ -122,12 +129,13 @@ def loads(data: bytes) -> Document:
         raise NotText(f"not UTF-8 text (invalid byte at offset {error.start})") from None
     bom = text.startswith(_BOM)
     body = text[1:] if bom else text
-    offset = len(_BOM) if bom else 0
+    start = _skip_ws(text, len(_BOM) if bom else 0)
     try:
-        notebook = json.loads(body)
+        if text[start : start + 1] == "{":
+            notebook, top, cells = _decode_notebook(text, start, body)
+        else:
+            notebook, top, cells = json.loads(body), _ObjectLayout((start, start), ()), ()
         _check_notebook(notebook)
-        # Scanning decodes each value again, a few frames deeper: it may hit the limit too.
-        top = _scan_object(text, _skip_ws(text, offset))
         keys = [key for key, _, _ in top.members]
         duplicate = next((key for index, key in enumerate(keys) if key in keys[:index]), None)
         if duplicate is not None:
@@ -135,7 +143,6 @@ def loads(data: bytes) -> Document:
             raise NotANotebook(f"duplicate key {duplicate!r} at the top level of the notebook")
         cells_span = top.value_span("cells")
         assert cells_span is not None  # _check_notebook saw a "cells" list
-        cells = tuple(_scan_object(text, start) for start in _array_items(text, cells_span))
     except json.JSONDecodeError as error:
         raise InvalidJson(
             f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg.lower()})"
@@ -204,7 +211,7 @@ def _dump_cells(
 
 
 def _dump_object(
-    document: Document, new: dict[str, Any], old: dict[str, Any], layout: _ObjectLayout
+    document: Document, new: dict[str, Any], old: dict[str, Any], layout: _CellLayout
 ) -> str:
     """Serialise a cell, copying the text of every member whose key and value are unchanged."""
     text = document.text
@@ -213,7 +220,7 @@ def _dump_object(
         return text[start:end]
     _check_no_duplicate_keys(text, layout.span)
     style = _style_for(document.style, text[start:end])
-    members = layout.members
+    members = _scan_object(text, start).members
     if [key for key, _, _ in members] == list(new):
         out = []
         position = start
@@ -244,7 +251,7 @@ def _dump_object(
 
 def _join_items(
     text: str,
-    layouts: tuple[_ObjectLayout, ...],
+    items: tuple[_CellLayout, ...],
     span: Span,
     pieces: list[str],
     style: JsonStyle,
@@ -254,17 +261,14 @@ def _join_items(
     if not pieces:
         return "[]"
     start, end = span
-    if layouts:
-        opening = text[start : layouts[0].span[0]]
-        closing = text[layouts[-1].span[1] : end]
+    if items:
+        opening = text[start : items[0].span[0]]
+        closing = text[items[-1].span[1] : end]
     else:
         opening = "[" if style.indent is None else "[" + style.newline + style.indent * depth
         closing = "]" if style.indent is None else style.newline + style.indent * (depth - 1) + "]"
-    if len(layouts) > 1:
-        between = text[layouts[0].span[1] : layouts[1].span[0]]
-    else:
-        between = style.separator(depth)
-    return opening + between.join(pieces) + closing
+    between = text[items[0].span[1] : items[1].span[0]] if len(items) > 1 else None
+    return opening + (between or style.separator(depth)).join(pieces) + closing
 
 
 def _style_for(style: JsonStyle, original: str) -> JsonStyle:
@@ -419,21 +423,71 @@ def _scan_object(text: str, start: int) -> _ObjectLayout:
     return _ObjectLayout((start, position + 1), tuple(members))
 
 
-def _array_items(text: str, span: Span) -> list[int]:
-    """Start offsets of the items of the JSON array at `span`."""
-    starts = []
-    position = _skip_ws(text, span[0] + 1)
+class _Malformed(ValueError):
+    """The text is not valid JSON; `json.loads` tells why."""
+
+
+def _decode_notebook(
+    text: str, start: int, body: str
+) -> tuple[dict[str, Any], _ObjectLayout, tuple[_CellLayout, ...]]:
+    """Decode the object at `start` (the whole document), recording where its members are.
+
+    One pass, as fast as `json.loads`: each top-level value is decoded once where it sits, and
+    each item of `cells` too, so that the spans come with the values. The result is the value
+    `json.loads(body)` gives (the last of repeated keys wins); on invalid JSON, its error.
+    """
+    try:
+        pairs: list[tuple[str, Any]] = []
+        members = []
+        cells: tuple[_CellLayout, ...] = ()
+        position = _skip_ws(text, start + 1)
+        while text[position] != "}":
+            if text[position] != '"':
+                raise _Malformed
+            key_start = position
+            key, position = _DECODER.raw_decode(text, position)
+            position = _skip_ws(text, position)
+            if text[position] != ":":
+                raise _Malformed
+            value_start = _skip_ws(text, position + 1)
+            if key == "cells" and text[value_start] == "[":
+                value, value_end, cells = _decode_items(text, value_start)
+            else:
+                value, value_end = _DECODER.raw_decode(text, value_start)
+            pairs.append((key, value))
+            members.append((key, key_start, (value_start, value_end)))
+            position = _skip_ws(text, value_end)
+            if text[position] == ",":
+                position = _skip_ws(text, position + 1)
+                if text[position] == "}":
+                    raise _Malformed
+            elif text[position] != "}":
+                raise _Malformed
+        if _skip_ws(text, position + 1) != len(text):
+            raise _Malformed
+    except (_Malformed, json.JSONDecodeError, IndexError):
+        json.loads(body)  # raises, with the line and column of the first error in the file
+        raise  # not reached: the scan accepts every valid JSON object
+    return dict(pairs), _ObjectLayout((start, position + 1), tuple(members)), cells
+
+
+def _decode_items(text: str, start: int) -> tuple[list[Any], int, tuple[_CellLayout, ...]]:
+    """Decode the JSON array at `start`: its items, its end, and where each item is."""
+    items = []
+    spans = []
+    position = _skip_ws(text, start + 1)
     while text[position] != "]":
-        starts.append(position)
-        _, position = _DECODER.raw_decode(text, position)
-        position = _skip_ws(text, position)
+        item, end = _DECODER.raw_decode(text, position)
+        items.append(item)
+        spans.append(_CellLayout((position, end)))
+        position = _skip_ws(text, end)
         if text[position] == ",":
             position = _skip_ws(text, position + 1)
-    return starts
-
-
-def _decode_span(text: str, span: Span) -> Any:
-    return json.loads(text[span[0] : span[1]])
+            if text[position] == "]":
+                raise _Malformed
+        elif text[position] != "]":
+            raise _Malformed
+    return items, position + 1, tuple(spans)
 
 
 def _check_no_duplicate_keys(text: str, span: Span) -> None:
@@ -464,8 +518,10 @@ def _detect_style(text: str, top: _ObjectLayout, cells_span: Span) -> JsonStyle:
         if len(top.members) > 1:
             between = text[value_end : top.members[1][1]]
             item_separator = between.split("\n", 1)[0].rstrip("\r") if indent else between
-    escaped = len(_ESCAPED_NON_ASCII.findall(text))
-    raw = len(_NON_ASCII.findall(text))
+    # Counting is the slow part on big files: skip it where the answer is known.
+    escaped = len(_ESCAPED_NON_ASCII.findall(text)) if "\\u" in text else 0
+    # The non-ASCII characters, counted only when there is something to weigh them against.
+    raw = len(text) - len(text.encode("ascii", "ignore")) if escaped else 0
     return JsonStyle(
         indent=indent,
         item_separator=item_separator,

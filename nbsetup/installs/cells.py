@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Sequence
@@ -58,9 +59,22 @@ _SHELL_OPENERS = {
 }
 _SHELL_CLOSERS = frozenset({"fi", "done", "esac", "}"})
 # Cells with none of these can neither install nor change what later installs depend on.
-_RELEVANT = re.compile(
-    r"[!%]|pip|conda|mamba|apt|\buv\b|\bcd\b|pushd|popd|chdir|clone|open\(|write_"
+# Substring tests first: one regex of alternatives costs more than the rest of the scan.
+_RELEVANT_TEXT = (
+    "!",
+    "%",
+    "pip",
+    "conda",
+    "mamba",
+    "apt",
+    "pushd",
+    "popd",
+    "chdir",
+    "clone",
+    "open(",
+    "write_",
 )
+_RELEVANT_WORD = re.compile(r"\b(uv|cd)\b")
 _SHELL_FUNCTION = re.compile(r"\s*(function\s+[\w-]+|[\w-]+\s*\(\s*\))")
 # Cheap test before paying for libcst (an import, then a parse per cell): most cells call
 # none of these. Keep in step with the calls `python_calls` matches.
@@ -316,6 +330,13 @@ def _python_line_state(text: str, state: _State) -> None:
         state.written |= {posixpath.basename(path) for path in pattern.findall(text)}
 
 
+def _relevant(source: str) -> bool:
+    """False when a cell can neither install nor change what later installs depend on."""
+    return any(text in source for text in _RELEVANT_TEXT) or (
+        ("uv" in source or "cd" in source) and _RELEVANT_WORD.search(source) is not None
+    )
+
+
 def _may_contain_calls(source: str) -> bool:
     """True when a cell might hold a Python-level install call (worth a libcst parse)."""
     return bool(_CALL_HINT.search(source) and _TOOL_HINT.search(source))
@@ -443,10 +464,18 @@ def find_installs(sources: Sequence[str | None]) -> tuple[InstallSite, ...]:
     Returns sites in notebook order. Earlier cells matter: a `%cd`, `os.chdir` or `git clone`
     makes later relative `-r` files stay, and so does a file the notebook writes.
     """
+    return _find_installs(tuple(sources))
+
+
+# The result depends on the sources alone and is immutable, so it is kept for a few calls:
+# the safety check asks again about the cells the transform has just scanned, and gets the
+# same answer without scanning them a second time.
+@functools.lru_cache(maxsize=8)
+def _find_installs(sources: tuple[str | None, ...]) -> tuple[InstallSite, ...]:
     state = _State()
     sites: list[InstallSite] = []
     for cell, source in enumerate(sources):
-        if not source or not _RELEVANT.search(source):
+        if not source or not _relevant(source):
             continue
         lines = source.splitlines(keepends=True)
         scan = scan_cell(source)
