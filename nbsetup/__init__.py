@@ -27,8 +27,8 @@ from nbsetup.api import (
 from nbsetup.check import Diagnostic
 from nbsetup.config import ProjectConfig
 from nbsetup.errors import NbsetupError
+from nbsetup.pins import Pins
 from nbsetup.report import SCHEMA_VERSION, Change
-from nbsetup.requirements import Pins
 
 __all__ = [
     "SCHEMA_VERSION",

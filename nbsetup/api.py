@@ -21,8 +21,9 @@ from nbsetup import distributions, notebook_io, pinning, transform
 from nbsetup.config import ProjectConfig
 from nbsetup.discovery import local_modules, project_config
 from nbsetup.errors import NbsetupError
+from nbsetup.pins import Pins, merge_pins
 from nbsetup.report import CHANGED, SKIPPED, UNCHANGED, Change, FileResult
-from nbsetup.requirements import Pins, load_requirements_files, merge_pins
+from nbsetup.sources import load_pin_files
 
 #: A pin file given by path.
 PathLike = str | os.PathLike[str]
@@ -76,11 +77,14 @@ class FixResult:
 def load_pins(paths: PathLike | Sequence[PathLike]) -> Pins:
     """Read pins from one pin file or several, the first file winning for a package.
 
-    The files are requirements files in pip's format, with their `-r`/`-c` includes. Raises
-    `NbsetupError` (a `RequirementsError`) naming the file and line of a problem. The result
-    is immutable data: pass it to any number of `fix_bytes` calls, in any process.
+    Each file is read by its name: `pylock.toml`/`pylock.*.toml`, `uv.lock`,
+    `pyproject.toml` (declared ranges, which come after every other file), a conda
+    `environment.yml` (needs `nbsetup[conda]`), else a requirements file in pip's format with
+    its `-r`/`-c` includes. Raises `NbsetupError` (a `RequirementsError`) naming the file and
+    line of a problem. The result is immutable data: pass it to any number of `fix_bytes`
+    calls, in any process.
     """
-    return load_requirements_files([Path(path) for path in _path_list(paths)])
+    return load_pin_files([Path(path) for path in _path_list(paths)])
 
 
 def fix_bytes(

@@ -24,8 +24,9 @@ from nbsetup.config import Overrides, ProjectConfig
 from nbsetup.discovery import local_modules, project_config
 from nbsetup.errors import NbsetupError
 from nbsetup.parallel import Outcome, default_jobs
+from nbsetup.pins import Pins, merge_pins
 from nbsetup.report import CHANGED, FAILED, SKIPPED, UNCHANGED, Change, FileResult
-from nbsetup.requirements import Pins, find_requirements, load_requirements, merge_pins
+from nbsetup.sources import find_pin_sources, load_pins, ordered
 
 BUG_HINT = "please report it at the nbsetup issue tracker with this notebook"
 
@@ -41,9 +42,11 @@ class Settings:
     diff: bool = False
     #: `--exclude`; empty: each project's `[tool.nbsetup] exclude`.
     exclude: tuple[str, ...] = ()
-    #: The pin source for every notebook; None: `[tool.nbsetup] requirements`, else the nearest
-    #: requirements.txt of each notebook.
+    #: `--requirements`: the pin source for every notebook, read before `pins`. With neither:
+    #: `[tool.nbsetup] pin-sources`, else the nearest pin files of each notebook.
     requirements: Path | None = None
+    #: `--pins`, in the order given (any supported format).
+    pins: tuple[Path, ...] = ()
     #: `--pin-missing/--no-pin-missing`; None: `[tool.nbsetup] pin-missing`.
     pin_missing: bool | None = None
     #: Worker processes; 1 processes every file in this process.
@@ -59,8 +62,9 @@ class Settings:
     @property
     def overrides(self) -> Overrides:
         """The settings given on the command line, which win over `[tool.nbsetup]`."""
+        sources = ((self.requirements,) if self.requirements else ()) + self.pins
         return Overrides(
-            requirements=(self.requirements,) if self.requirements else None,
+            requirements=sources or None,
             exclude=self.exclude or None,
             pin_missing=self.pin_missing,
         )
@@ -124,12 +128,11 @@ def _process(path: Path, display: str, settings: Settings) -> FileResult:
 
 
 def _pin_sources(path: Path, project: ProjectConfig) -> tuple[Path, ...]:
-    """The requirements files pinning the notebook at `path`, as reports show them."""
+    """The pin files of the notebook at `path`, in precedence order, as reports show them."""
     if project.requirements:
-        sources = project.requirements
+        sources = ordered(project.requirements)
     else:
-        found = find_requirements(path.absolute())
-        sources = (found,) if found else ()
+        sources = find_pin_sources(path.absolute(), _pins)
     return tuple(_shown(source) for source in sources)
 
 
@@ -143,11 +146,11 @@ def _shown(path: Path) -> Path:
 
 
 def _pins(path: Path) -> Pins:
-    """Parse a requirements file once per run (per worker), however many notebooks use it."""
+    """Parse a pin file once per run (per worker), however many notebooks use it."""
     try:
         status = path.stat()
     except OSError:
-        return load_requirements(path)  # reports the reason
+        return load_pins(path)  # reports the reason
     # The stamp keeps a long-lived process (tests, an editor integration) from using a stale
     # parse after the file changed.
     return _cached_pins(path, status.st_mtime_ns, status.st_size)
@@ -155,7 +158,7 @@ def _pins(path: Path) -> Pins:
 
 @functools.lru_cache(maxsize=64)
 def _cached_pins(path: Path, mtime_ns: int, size: int) -> Pins:
-    return load_requirements(path)
+    return load_pins(path)
 
 
 def check_file(path: Path, settings: Settings) -> lint.FileCheck:

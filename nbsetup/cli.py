@@ -49,6 +49,22 @@ _jobs = click.option(
 _verbose = click.option(
     "-v", "--verbose", is_flag=True, help="Trace what nbsetup does (on stderr)."
 )
+_pins = click.option(
+    "--pins",
+    "pin_files",
+    multiple=True,
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    metavar="FILE",
+    help="Pin from FILE: a requirements file, pylock.toml, uv.lock, pyproject.toml or conda "
+    "environment.yml (repeatable; the first file to pin a package wins, pyproject.toml ranges "
+    "after the others; replaces [tool.nbsetup] pin-sources).",
+)
+#: Pin sources when none is given: the nearest of these, walking up to the repository root.
+_DEFAULT_PINS = (
+    "[tool.nbsetup] pin-sources, else the nearest requirements.txt, pylock.toml or uv.lock "
+    "(with the pyproject.toml beside it) or pyproject.toml, in the notebook's directory or a "
+    "parent, up to the repository root"
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,10 +85,9 @@ def main() -> None:
 @click.option(
     "--requirements",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    help="Pin from this requirements file (default: [tool.nbsetup] requirements, else the "
-    "nearest requirements.txt in the notebook's directory or a parent, up to the repository "
-    "root).",
+    help=f"Pin from this requirements file, as one --pins FILE (default: {_DEFAULT_PINS}).",
 )
+@_pins
 @_exclude
 @click.option(
     "--pin-missing/--no-pin-missing",
@@ -96,6 +111,7 @@ def fix(
     check: bool,
     show_diff: bool,
     requirements: Path | None,
+    pin_files: tuple[Path, ...],
     exclude: tuple[str, ...],
     pin_missing: bool | None,
     output_format: str,
@@ -116,7 +132,8 @@ def fix(
         check=check,
         diff=show_diff,
         exclude=exclude,
-        requirements=requirements,
+        requirements=_one_requirements_option(requirements, pin_files),
+        pins=pin_files,
         pin_missing=pin_missing,
         jobs=jobs or batch.default_jobs(),
     )
@@ -182,10 +199,10 @@ def _codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
 @click.option(
     "--requirements",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    help="Judge pins against this requirements file (default: [tool.nbsetup] requirements, "
-    "else the nearest requirements.txt in the notebook's directory or a parent, up to the "
-    "repository root).",
+    help=f"Judge pins against this requirements file, as one --pins FILE (default: "
+    f"{_DEFAULT_PINS}).",
 )
+@_pins
 @click.option(
     "--select",
     multiple=True,
@@ -210,6 +227,7 @@ def _codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
 def check_command(
     paths: tuple[Path, ...],
     requirements: Path | None,
+    pin_files: tuple[Path, ...],
     select: frozenset[str],
     ignore: frozenset[str],
     exclude: tuple[str, ...],
@@ -227,7 +245,8 @@ def check_command(
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
     settings = batch.Settings(
         exclude=exclude,
-        requirements=requirements,
+        requirements=_one_requirements_option(requirements, pin_files),
+        pins=pin_files,
         jobs=jobs or batch.default_jobs(),
         rules=lint.Config(select=select or None, ignore=ignore),
     )
@@ -252,6 +271,13 @@ def check_command(
         summary = lint.summary_line(results, interrupted=outcome.interrupted, total=outcome.total)
         click.echo(summary, err=True)
     sys.exit(lint.exit_code(results, interrupted=outcome.interrupted))
+
+
+def _one_requirements_option(requirements: Path | None, pins: tuple[Path, ...]) -> Path | None:
+    """`--requirements`, which is refused next to `--pins`: which would win is not obvious."""
+    if requirements is not None and pins:
+        raise click.UsageError("--requirements and --pins cannot be combined; use --pins FILE")
+    return requirements
 
 
 def _discover(paths: tuple[Path, ...], exclude: tuple[str, ...]) -> list[Path]:

@@ -1,7 +1,7 @@
 """Project settings: `[tool.nbsetup]` in pyproject.toml, defaults, and command-line overrides.
 
     [tool.nbsetup]
-    requirements = ["requirements.txt", "constraints/extra.txt"]  # or one path
+    pin-sources = ["uv.lock", "environment.yml"]  # or one path; earlier wins
     exclude = ["drafts/*", "archive"]
     pin-missing = true
     env-cell-style = "!pip"
@@ -11,7 +11,8 @@
 A notebook's settings come from the nearest pyproject.toml holding a `[tool.nbsetup]` table,
 from its directory upwards to the repository root, as black and ruff find theirs. Precedence:
 command line > pyproject.toml > defaults. The nearest table is used whole; tables further up
-are not merged into it.
+are not merged into it. `requirements` is the older name of `pin-sources` and is still read;
+a table may not set both.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class ConfigError(NbsetupError):
 class ProjectConfig:
     """nbsetup's settings for the notebooks of one project; the defaults without a table."""
 
-    #: Pin sources, absolute; empty: the nearest requirements.txt of each notebook.
+    #: Pin sources (`pin-sources`), absolute; empty: the nearest pin files of each notebook.
     requirements: tuple[Path, ...] = ()
     #: Globs of files and directories to skip while walking directories.
     exclude: tuple[str, ...] = ()
@@ -124,8 +125,9 @@ def load_config(path: Path) -> ProjectConfig:
 def parse_config(document: Mapping[str, Any], path: Path) -> ProjectConfig:
     """Validate the `[tool.nbsetup]` table of a parsed pyproject.toml found at `path`.
 
-    Relative `requirements` paths are joined to `path`'s directory. Raises `ConfigError`
-    naming the file and the key for an unknown key or a value of the wrong type.
+    Relative `pin-sources` (or `requirements`) paths are joined to `path`'s directory. Raises
+    `ConfigError` naming the file and the key for an unknown key, a value of the wrong type, or
+    both `requirements` and `pin-sources`.
     """
     table = _tool_table(document).get("nbsetup", {})
     if not isinstance(table, dict):
@@ -133,6 +135,9 @@ def parse_config(document: Mapping[str, Any], path: Path) -> ProjectConfig:
     unknown = [key for key in table if key not in _KEYS]
     if unknown:
         raise ConfigError(path, _unknown_message(unknown), unknown[0])
+    if "requirements" in table and "pin-sources" in table:
+        message = "[tool.nbsetup]: set pin-sources or requirements (its older name), not both"
+        raise ConfigError(path, message, "pin-sources")
     values: dict[str, Any] = {}
     for key, value in table.items():
         reader, expected = _KEYS[key]
@@ -143,7 +148,8 @@ def parse_config(document: Mapping[str, Any], path: Path) -> ProjectConfig:
             raise ConfigError(path, message, key) from None
     root = path.absolute().parent
     # Lexically normalised, so that a report names `../requirements.txt`, not `a/../b.txt`.
-    requirements = tuple(Path(os.path.normpath(root / p)) for p in values.pop("requirements", ()))
+    given = values.pop("pin_sources", ()) or values.pop("requirements", ())
+    requirements = tuple(Path(os.path.normpath(root / p)) for p in given)
     return ProjectConfig(**values, requirements=requirements, source=path)
 
 
@@ -213,6 +219,7 @@ def _kernels(value: object) -> tuple[str, ...]:
 
 #: Each key: its reader (TOML value → setting, raising `_Invalid`) and what it expects, in words.
 _KEYS: dict[str, tuple[Callable[[object], object], str]] = {
+    "pin-sources": (_requirements, "a path or an array of paths"),
     "requirements": (_requirements, "a path or an array of paths"),
     "exclude": (_exclude, "an array of glob strings"),
     "pin-missing": (_boolean, "true or false"),

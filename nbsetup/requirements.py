@@ -6,6 +6,9 @@ comment; a `#` at the start of a line or after whitespace starts a comment, stri
 lines are joined; `-r`/`-c` include other files relative to the including file; `--hash` and
 `--config-settings` apply to the requirement on their line; other options apply to the whole
 install. `${VAR}` references are kept as written (pip expands them at install time).
+
+The records (`Pins`, `RequirementEntry`, `RequirementsError`, `merge_pins`) live in
+`nbsetup.pins` and are re-exported here; the other pin sources are read by `nbsetup.sources`.
 """
 
 from __future__ import annotations
@@ -16,13 +19,19 @@ import os.path
 import re
 import shlex
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from nbsetup.errors import NbsetupError
+from nbsetup.pins import (
+    Pins,
+    RequirementEntry,
+    RequirementsError,
+    invalid_reason,
+    merge_pins,
+    pins_from_versions,
+)
 
 #: Options that take a value and apply to the whole install (pip's `SUPPORTED_OPTIONS`).
 GLOBAL_VALUE_OPTIONS = {
@@ -61,99 +70,6 @@ _ARCHIVE_SUFFIXES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", "
 Reader = Callable[[str], str]
 
 
-class RequirementsError(NbsetupError):
-    """A requirements file that cannot be read or has a malformed line."""
-
-    def __init__(self, origin: str, reason: str, line: int | None = None) -> None:
-        where = origin if line is None else f"{origin}, line {line}"
-        super().__init__(f"{where}: {reason}")
-        self.origin = origin
-        self.line = line
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class RequirementEntry:
-    """One requirement line of a requirements file.
-
-    `numpy==1.26.4 --hash=sha256:abc  # via pandas` on line 3 of `requirements.txt` becomes
-    `RequirementEntry(text="numpy==1.26.4", name="numpy", origin="requirements.txt", line=3,
-    options=("--hash", "sha256:abc"), ...)`.
-    """
-
-    #: The requirement as written, without options and comments.
-    text: str
-    #: Parsed requirement; a `git+...#egg=name` URL becomes `name @ git+...`. None for local
-    #: paths and for URLs without a name.
-    requirement: Requirement | None
-    #: PEP 503 canonical name, when one can be found.
-    name: str | None
-    origin: str
-    line: int
-    #: Per-requirement options (`--hash`, `--config-settings`) as separate flag/value tokens.
-    options: tuple[str, ...] = ()
-    editable: bool = False
-    #: Came from a `-c` constraints file.
-    constraint: bool = False
-
-
-@dataclass(frozen=True)
-class Pins:
-    """What the requirements files say; an empty `Pins()` means no pins."""
-
-    entries: tuple[RequirementEntry, ...] = ()
-    #: Global options (`--index-url URL`, `--pre`, ...) as separate flag/value tokens.
-    options: tuple[str, ...] = ()
-    #: Every file read, top-level first, as given or as joined from the including file.
-    files: tuple[str, ...] = ()
-    _index: dict[str, tuple[RequirementEntry, ...]] = field(
-        init=False, repr=False, compare=False, hash=False
-    )
-
-    def __post_init__(self) -> None:
-        index: dict[str, list[RequirementEntry]] = {}
-        for entry in self.entries:
-            if entry.name is not None and entry.requirement is not None:
-                index.setdefault(entry.name, []).append(entry)
-        # A frozen dataclass still needs a derived lookup table; built once here.
-        object.__setattr__(self, "_index", {k: tuple(v) for k, v in index.items()})
-
-    def lookup(self, name: str) -> RequirementEntry | None:
-        """The pin for a package name (any spelling), or None; see `lookup_all`."""
-        found = self.lookup_all(name)
-        return found[0] if found else None
-
-    def lookup_all(self, name: str) -> tuple[RequirementEntry, ...]:
-        """Every pin for a package, one per requirement line (marker variants), in file order.
-
-        A requirement line wins over a constraint. When both exist, pip installs what satisfies
-        both, so the constraint's specifier is intersected into each requirement line that has
-        no URL; a requirement line without a specifier then takes the constraint's origin and
-        line, since that is where its version comes from. Constraints alone are pins too.
-        """
-        candidates = self._index.get(canonicalize_name(name), ())
-        lines = [e for e in candidates if not e.constraint]
-        constraints = [e for e in candidates if e.constraint]
-        if not lines:
-            return tuple(constraints[:1])
-        if not constraints:
-            return tuple(lines)
-        return tuple(_constrain(entry, constraints[0]) for entry in lines)
-
-
-def _constrain(entry: RequirementEntry, constraint: RequirementEntry) -> RequirementEntry:
-    """Intersect a constraint's specifier into a requirement line's."""
-    assert entry.requirement is not None
-    assert constraint.requirement is not None
-    if entry.requirement.url or not constraint.requirement.specifier:
-        return entry
-    combined = Requirement(str(entry.requirement))
-    combined.specifier = entry.requirement.specifier & constraint.requirement.specifier
-    if entry.requirement.specifier:
-        return replace(entry, requirement=combined)
-    return replace(entry, requirement=combined, origin=constraint.origin, line=constraint.line)
-
-
 def parse_requirements(text: str, origin: str, read: Reader) -> Pins:
     """Parse requirements text; `read(path)` returns the text of an included file.
 
@@ -165,47 +81,13 @@ def parse_requirements(text: str, origin: str, read: Reader) -> Pins:
     return Pins(tuple(parser.entries), tuple(parser.options), tuple(parser.files))
 
 
-def merge_pins(*pins: Pins) -> Pins:
-    """Pins of several sources; where two pin one package, the earlier source wins."""
-    entries: list[RequirementEntry] = []
-    named: set[str] = set()
-    for source in pins:
-        # A later source's lines for a package are dropped whole, marker variants included:
-        # `lookup_all` would otherwise return the lines of both sources.
-        entries += [e for e in source.entries if e.name is None or e.name not in named]
-        named |= {e.name for e in source.entries if e.name is not None}
-    return Pins(
-        tuple(entries),
-        tuple(o for p in pins for o in p.options),
-        tuple(f for p in pins for f in p.files),
-    )
-
-
-def pins_from_versions(versions: dict[str, str], origin: str) -> Pins:
-    """Exact pins from installed versions, e.g. `{"numpy": "1.26.4"}` → `numpy==1.26.4`.
-
-    For `--pin-missing=env`: the caller reads `importlib.metadata` and merges the result after
-    the file pins with `merge_pins`, so a requirements file always wins.
-    """
-    entries = []
-    for number, (name, version) in enumerate(versions.items(), start=1):
-        text = f"{name}=={version}"
-        try:
-            requirement = Requirement(text)
-        except InvalidRequirement as error:
-            raise RequirementsError(origin, _invalid(text, error), number) from None
-        name = canonicalize_name(name)
-        entries.append(RequirementEntry(text, requirement, name, origin, number))
-    return Pins(tuple(entries))
-
-
 def load_requirements(path: Path) -> Pins:
     """Read a requirements file and the files it includes."""
     try:
-        text = _read_file(str(path))
+        text = read_file(str(path))
     except OSError as error:
-        raise RequirementsError(str(path), f"cannot read file: {_reason(error)}") from None
-    return parse_requirements(text, str(path), _read_file)
+        raise RequirementsError(str(path), f"cannot read file: {os_error_reason(error)}") from None
+    return parse_requirements(text, str(path), read_file)
 
 
 def load_requirements_files(paths: Sequence[Path]) -> Pins:
@@ -229,14 +111,17 @@ def find_requirements(notebook_path: Path) -> Path | None:
         directory = directory.parent
 
 
-def _read_file(path: str) -> str:
-    """Decode a requirements file as pip does: BOM, then a PEP 263 comment, then UTF-8."""
+def read_file(path: str) -> str:
+    """Decode a requirements file as pip does: BOM, then a PEP 263 comment, then UTF-8.
+
+    The reader for `parse_requirements`: raises `OSError` for a file that cannot be read.
+    """
     if _URL_RE.match(path):
         raise OSError("remote requirements files are not supported")
     return _decode(Path(path).read_bytes(), path)
 
 
-def _reason(error: OSError) -> str:
+def os_error_reason(error: OSError) -> str:
     """`No such file or directory`, without the errno and path `str(OSError)` adds."""
     reason = error.strerror or str(error)
     return reason[:1].lower() + reason[1:]
@@ -424,7 +309,7 @@ class _Parser:
             included = self.read(path)
         except OSError as error:
             raise RequirementsError(
-                origin, f"cannot read '{target}': {_reason(error)}", number
+                origin, f"cannot read '{target}': {os_error_reason(error)}", number
             ) from None
         # As in pip, `-r` inside a constraints file reads requirements, `-c` constraints.
         nested_constraint = _INCLUDE_OPTIONS[flag] == "--constraint"
@@ -454,7 +339,7 @@ def _entry(
             requirement = Requirement(text)
         except InvalidRequirement as error:
             if not (editable or _is_path(location)):
-                raise RequirementsError(origin, _invalid(text, error), number) from None
+                raise RequirementsError(origin, invalid_reason(text, error), number) from None
             # A local directory or archive: only a wheel file name tells the project.
             name = _url_name(location)
         else:
@@ -469,12 +354,6 @@ def _entry(
         editable,
         constraint,
     )
-
-
-def _invalid(text: str, error: InvalidRequirement) -> str:
-    """packaging's message is several lines with a caret; keep its first line, lower case."""
-    first = str(error).splitlines()[0].strip() if str(error) else "not a valid requirement"
-    return f"invalid requirement '{text}': {first[:1].lower()}{first[1:].rstrip('.')}"
 
 
 def _is_path(text: str) -> bool:
@@ -495,3 +374,18 @@ def _url_name(text: str) -> str | None:
     if wheel:
         return wheel.group(1).rsplit("/", 1)[-1]
     return None
+
+
+__all__ = [
+    "Pins",
+    "RequirementEntry",
+    "RequirementsError",
+    "find_requirements",
+    "load_requirements",
+    "load_requirements_files",
+    "merge_pins",
+    "os_error_reason",
+    "parse_requirements",
+    "pins_from_versions",
+    "read_file",
+]

@@ -215,7 +215,8 @@ def test_unknown_keys_listed_together_with_the_known_ones(repo: Path):
     assert message.startswith(f"{path}: unknown keys in [tool.nbsetup]: 'line-length'")
     assert "'quiet-instal' (did you mean 'quiet-install'?)" in message
     assert message.endswith(
-        "known keys: requirements, exclude, pin-missing, env-cell-style, quiet-install, kernels"
+        "known keys: pin-sources, requirements, exclude, pin-missing, env-cell-style, "
+        "quiet-install, kernels"
     )
 
 

@@ -1,0 +1,103 @@
+"""Pin sources: find a notebook's pin files and read any supported format into `Pins`.
+
+Formats, told apart by file name (`kind`):
+
+- `pylock.toml`, `pylock.<name>.toml`: PEP 751 lock files (`pylock`);
+- `uv.lock`: uv's lock file (`uvlock`);
+- `pyproject.toml`: declared dependencies, as ranges (`pyproject`);
+- `environment.yml`, `environment.yaml`, any `*.yml`/`*.yaml`: conda environment files
+  (`conda`), whose conda pins apply to `%conda install` lines and `pip:` pins to pip lines;
+- anything else: a pip requirements file (`nbsetup.requirements`).
+
+Precedence, wherever the sources come from: earlier wins, except that `pyproject.toml` files
+go after every other source (`ordered`), so the exact pins of a lock or requirements file win
+over the ranges a pyproject.toml declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from nbsetup.pins import Pins, merge_pins
+from nbsetup.requirements import load_requirements
+from nbsetup.sources import conda, pylock, pyproject, uvlock
+
+#: What discovery looks for in each directory: the first lock present, in this order...
+LOCK_NAMES = ("requirements.txt", "pylock.toml", uvlock.FILE_NAME)
+#: ... and, after it, a pyproject.toml that declares dependencies.
+RANGES_NAME = pyproject.FILE_NAME
+
+_READERS: dict[str, Callable[[Path], Pins]] = {
+    "pylock": pylock.load,
+    "uv.lock": uvlock.load,
+    "pyproject": pyproject.load,
+    "conda": conda.load,
+    "requirements": load_requirements,
+}
+
+
+def kind(path: Path) -> str:
+    """The format of a pin file, by its name: a key of `_READERS`."""
+    name = path.name
+    if pylock.FILE_NAME_RE.fullmatch(name):
+        return "pylock"
+    if name == uvlock.FILE_NAME:
+        return "uv.lock"
+    if name == pyproject.FILE_NAME:
+        return "pyproject"
+    if name in conda.FILE_NAMES or path.suffix.lower() in conda.SUFFIXES:
+        return "conda"
+    return "requirements"
+
+
+def load_pins(path: Path) -> Pins:
+    """Read one pin file of any supported format; `RequirementsError` naming the file."""
+    return _READERS[kind(path)](path)
+
+
+def load_pin_files(paths: Iterable[Path]) -> Pins:
+    """Read several pin files (`ordered` first): the first to pin a package wins."""
+    return merge_pins(*(load_pins(path) for path in ordered(paths)))
+
+
+def ordered(paths: Iterable[Path]) -> tuple[Path, ...]:
+    """The sources in precedence order: as given, pyproject.toml files last.
+
+    `[pyproject.toml, uv.lock]` → `(uv.lock, pyproject.toml)`: ranges never beat exact pins.
+    """
+    paths = tuple(paths)
+    return tuple(p for p in paths if kind(p) != "pyproject") + tuple(
+        p for p in paths if kind(p) == "pyproject"
+    )
+
+
+def find_pin_sources(
+    notebook_path: Path, load: Callable[[Path], Pins] = load_pins
+) -> tuple[Path, ...]:
+    """The pin files nearest to a notebook: its directory's, else its parents', in order.
+
+    In each directory from the notebook's up to the repository root (a directory holding
+    `.git`, itself included) or the filesystem root: the first of `LOCK_NAMES` present, then
+    `pyproject.toml` when it declares dependencies (read with `load`). The first directory
+    with any of these ends the search. A pyproject.toml without dependencies (one holding only
+    tool settings) is passed over, so the search goes on to the parents.
+    """
+    directory = notebook_path.absolute().parent
+    while True:
+        found = _sources_in(directory, load)
+        if found:
+            return found
+        if (directory / ".git").exists() or directory.parent == directory:
+            return ()
+        directory = directory.parent
+
+
+def _sources_in(directory: Path, load: Callable[[Path], Pins]) -> tuple[Path, ...]:
+    lock = next((directory / n for n in LOCK_NAMES if (directory / n).is_file()), None)
+    ranges = directory / RANGES_NAME
+    declared = ranges.is_file() and bool(load(ranges).entries)
+    return tuple(p for p in (lock, ranges if declared else None) if p is not None)
+
+
+__all__ = ["LOCK_NAMES", "find_pin_sources", "kind", "load_pin_files", "load_pins", "ordered"]
