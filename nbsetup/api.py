@@ -17,7 +17,7 @@ from typing import Any
 
 from nbsetup import check as lint
 from nbsetup import config as settings
-from nbsetup import distributions, notebook_io, pinning, transform
+from nbsetup import distributions, notebook_io, runtime, transform
 from nbsetup.config import ProjectConfig
 from nbsetup.discovery import local_modules, project_config
 from nbsetup.errors import NbsetupError
@@ -211,6 +211,7 @@ def check_path(
         ignore=frozenset(code.upper() for code in ignore),
         kernels=project.kernels,
         local_modules=local_modules(here),
+        preloaded=runtime.preloaded(project.preloaded, project.extend_preloaded),
     )
     packages = distributions.installed_packages()
     return list(lint.diagnose(document.notebook, loaded, rules, packages))
@@ -235,12 +236,7 @@ def _fix(
     skipped = transform.skip_reason(document.notebook, project.kernels)
     if skipped is not None:
         return FixResult(SKIPPED, data, (Change("skipped", skipped),))
-    options = transform.Config(
-        requirements_label=label,
-        style=pinning.LineStyle(pip=project.env_cell_style, quiet=project.quiet_install),
-        kernels=project.kernels,
-        pin_missing=project.pin_missing,
-    )
+    options = transform.Config.for_project(project, label)
     result = transform.hoist(document.notebook, pins, options)
     unpinned = [c.package for c in result.changes if c.kind == "unpinned" and c.package]
     if project.pin_missing and unpinned:

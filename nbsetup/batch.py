@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nbsetup import check as lint
-from nbsetup import config, distributions, notebook_io, parallel, pinning, report, transform
+from nbsetup import config, distributions, notebook_io, parallel, report, runtime, transform
 from nbsetup.config import Overrides, ProjectConfig
 from nbsetup.discovery import local_modules, project_config
 from nbsetup.errors import NbsetupError
@@ -49,6 +49,8 @@ class Settings:
     pins: tuple[Path, ...] = ()
     #: `--pin-missing/--no-pin-missing`; None: `[tool.nbsetup] pin-missing`.
     pin_missing: bool | None = None
+    #: `--installer`; None: `[tool.nbsetup] installer`.
+    installer: str | None = None
     #: Worker processes; 1 processes every file in this process.
     jobs: int = 1
     #: What `nbsetup check` reports (`run_check` only); its `kernels` come from `[tool.nbsetup]`.
@@ -67,6 +69,7 @@ class Settings:
             requirements=sources or None,
             exclude=self.exclude or None,
             pin_missing=self.pin_missing,
+            installer=self.installer,
         )
 
 
@@ -100,12 +103,7 @@ def _process(path: Path, display: str, settings: Settings) -> FileResult:
     pins = merge_pins(*(_pins(source) for source in sources))
     here = path.absolute().parent
     label = ", ".join(os.path.relpath(source.absolute(), here) for source in sources) or None
-    options = transform.Config(
-        requirements_label=label,
-        style=pinning.LineStyle(pip=project.env_cell_style, quiet=project.quiet_install),
-        kernels=project.kernels,
-        pin_missing=project.pin_missing,
-    )
+    options = transform.Config.for_project(project, label)
     result = transform.hoist(document.notebook, pins, options)
     origin = ", ".join(str(source) for source in sources) or None
     unpinned = [c.package for c in result.changes if c.kind == "unpinned" and c.package]
@@ -186,7 +184,10 @@ def _check_file(path: Path, display: str, settings: Settings) -> lint.FileCheck:
     sources = _pin_sources(path, project)
     pins = merge_pins(*(_pins(source) for source in sources))
     local = settings.rules.local_modules | local_modules(here)
-    rules = replace(settings.rules, kernels=project.kernels, local_modules=local)
+    preloaded = runtime.preloaded(project.preloaded, project.extend_preloaded)
+    rules = replace(
+        settings.rules, kernels=project.kernels, local_modules=local, preloaded=preloaded
+    )
     packages = distributions.installed_packages()
     diagnostics = lint.diagnose(document.notebook, pins, rules, packages)
     origin = ", ".join(str(source) for source in sources) or None

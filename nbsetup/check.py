@@ -15,13 +15,13 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from nbsetup import distributions, envcell, installs, pinning
+from nbsetup import distributions, envcell, installs, pinning, runtime
 from nbsetup.commands import InstallCommand, InstallSite
 from nbsetup.distributions import NO_PACKAGES, PackageMap
 from nbsetup.imports import Import, find_imports, written_modules
@@ -39,6 +39,8 @@ CODES: Mapping[str, str] = MappingProxyType(
         "NBS004": "install that cannot be hoisted",
         "NBS005": "imported package not installed or required",
         "NBS006": "install outside the environment cell",
+        "NBS007": "install of a package the runtime loads before the first cell",
+        "NBS008": "restart cell with no install before it",
     }
 )
 #: Modules every Python has.
@@ -83,6 +85,8 @@ class Config:
     #: Top-level modules importable from the notebook's directory (its `*.py` files and
     #: packages), which NBS005 does not ask to install.
     local_modules: frozenset[str] = frozenset()
+    #: Distributions the runtime imports before the first cell (`runtime.preloaded`).
+    preloaded: Mapping[str, str] = field(default_factory=runtime.preloaded)
 
     def __post_init__(self) -> None:
         validate_codes({*(self.select or ()), *self.ignore})
@@ -154,7 +158,7 @@ def diagnose(
     if env_index is not None:
         env_sites = tuple(
             dataclasses.replace(site, cell=env_index)
-            for site in installs.find_installs([sources[env_index]])
+            for site in installs.find_installs([envcell.user_view(sources[env_index] or "")])
         )
     sites = sorted((*others, *env_sites), key=lambda site: (site.cell, site.start))
     imports = find_imports(sources)
@@ -165,6 +169,8 @@ def diagnose(
         *_nbs004(sites),
         *_nbs005(sites, imports, pins, packages, local),
         *_nbs006(others, env_sites, env_index, sources),
+        *_nbs007(sites, runtime.for_notebook(config.preloaded, notebook, sources)),
+        *_nbs008(sites, sources),
     ]
     comments = {i: _suppressions(source) for i, source in enumerate(sources) if source}
     kept = (
@@ -390,6 +396,43 @@ def _nbs006(
             where = f"after the first code cell (cell {first_code + 1})"
         message = f"{noun}{what} {where}; `nbsetup fix` would hoist it"
         yield _Finding.at(site, "NBS006", message, what)
+
+
+def _nbs007(sites: Sequence[InstallSite], preloaded: Mapping[str, str]) -> Iterator[_Finding]:
+    """NBS007: an install that replaces a distribution the runtime imported before any cell.
+
+    Even in the environment cell, the first to run, such an install takes effect only after
+    a restart: the kernel (or Colab's start-up code) has the old version loaded already.
+    """
+    for site in sites:
+        for command in site.commands:
+            if command.action != "install":
+                continue
+            tokens = pinning.canonical_options(command.manager, command.options)
+            for text in command.requirements:
+                pin = runtime.preloaded_pin(command.manager, text, tokens, preloaded)
+                if pin is not None:
+                    message = (
+                        f"{text} replaces {pin.package}: {runtime.REASONS[pin.loader]}; "
+                        "restart the runtime after this install"
+                    )
+                    yield _Finding.at(site, "NBS007", message, pin.package)
+
+
+def _nbs008(sites: Sequence[InstallSite], sources: Sequence[str | None]) -> Iterator[_Finding]:
+    """NBS008: a cell that only restarts the runtime, with no install in or before it.
+
+    A restart is needed after installs only; with none before it, the cell just throws away
+    the kernel's state in the middle of a run (often left over after the installs moved).
+    """
+    installing = [site for site in sites if any(c.action == "install" for c in site.commands)]
+    for restart in runtime.find_restarts(sources):
+        if restart.alone and not any(site.cell <= restart.cell for site in installing):
+            message = (
+                f"this cell restarts the runtime ({restart.idiom}), but no install runs before "
+                "it; delete it, or keep it only if the runtime needs a restart for another reason"
+            )
+            yield _Finding("NBS008", message, restart.cell, restart.start, restart.end, None)
 
 
 #: File outcomes of a check run: the fix outcomes `skipped`/`failed`, and these two.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from nbsetup import __version__, batch, discovery, report
+from nbsetup import __version__, batch, discovery, pinning, report
 from nbsetup import check as lint
 from nbsetup.config import ConfigError
 
@@ -90,6 +90,14 @@ def main() -> None:
 @_pins
 @_exclude
 @click.option(
+    "--installer",
+    type=click.Choice(pinning.INSTALLERS),
+    default=None,
+    help="What runs the environment cell's pip lines: pip (%pip install), uv (%uv pip "
+    "install, for uv-made environments without pip) or auto (pip when the kernel has it, else "
+    "uv). Default: [tool.nbsetup] installer, else pip.",
+)
+@click.option(
     "--pin-missing/--no-pin-missing",
     default=None,
     help="Fail a notebook that installs a package the requirements do not pin "
@@ -113,6 +121,7 @@ def fix(
     requirements: Path | None,
     pin_files: tuple[Path, ...],
     exclude: tuple[str, ...],
+    installer: str | None,
     pin_missing: bool | None,
     output_format: str,
     jobs: int | None,
@@ -135,6 +144,7 @@ def fix(
         requirements=_one_requirements_option(requirements, pin_files),
         pins=pin_files,
         pin_missing=pin_missing,
+        installer=installer,
         jobs=jobs or batch.default_jobs(),
     )
     files = _discover(paths, exclude)

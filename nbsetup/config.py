@@ -7,6 +7,8 @@
     env-cell-style = "!pip"
     quiet-install = false
     kernels = ["python", "sage"]
+    installer = "auto"           # "pip" (default), "uv" or "auto"
+    extend-preloaded = ["polars"]  # or `preloaded = [...]` to replace the list
 
 A notebook's settings come from the nearest pyproject.toml holding a `[tool.nbsetup]` table,
 from its directory upwards to the repository root, as black and ruff find theirs. Precedence:
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from nbsetup.errors import NbsetupError
-from nbsetup.pinning import PIP_STYLES
+from nbsetup.pinning import INSTALLERS, PIP_STYLES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -64,6 +66,12 @@ class ProjectConfig:
     quiet_install: bool = True
     #: Kernel languages (lower case) of the notebooks to rewrite; others are skipped.
     kernels: tuple[str, ...] = ("python",)
+    #: What runs the pip lines: `pinning.INSTALLERS` (`auto`: pip if the kernel has it, else uv).
+    installer: str = "pip"
+    #: Distributions the runtime imports before the first cell; None: `runtime.PRELOADED`.
+    preloaded: tuple[str, ...] | None = None
+    #: Added to `preloaded` (`extend-preloaded`).
+    extend_preloaded: tuple[str, ...] = ()
     #: The pyproject.toml these settings were read from; None: no file.
     source: Path | None = None
 
@@ -83,6 +91,7 @@ class Overrides:
     env_cell_style: str | None = None
     quiet_install: bool | None = None
     kernels: tuple[str, ...] | None = None
+    installer: str | None = None
 
 
 def merge(overrides: Overrides, project: ProjectConfig) -> ProjectConfig:
@@ -217,6 +226,17 @@ def _kernels(value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(language.lower() for language in _strings(value)))
 
 
+def _installer(value: object) -> str:
+    if not isinstance(value, str) or value not in INSTALLERS:
+        raise _Invalid(_describe(value))
+    return value
+
+
+def _names(value: object) -> tuple[str, ...]:
+    """An array of distribution names, possibly empty (`preloaded = []`: none)."""
+    return () if value == [] else _strings(value)
+
+
 #: Each key: its reader (TOML value → setting, raising `_Invalid`) and what it expects, in words.
 _KEYS: dict[str, tuple[Callable[[object], object], str]] = {
     "pin-sources": (_requirements, "a path or an array of paths"),
@@ -226,6 +246,9 @@ _KEYS: dict[str, tuple[Callable[[object], object], str]] = {
     "env-cell-style": (_env_cell_style, " or ".join(json.dumps(s) for s in PIP_STYLES)),
     "quiet-install": (_boolean, "true or false"),
     "kernels": (_kernels, "an array of kernel language names"),
+    "installer": (_installer, " or ".join(json.dumps(s) for s in INSTALLERS)),
+    "preloaded": (_names, "an array of distribution names"),
+    "extend-preloaded": (_names, "an array of distribution names"),
 }
 
 

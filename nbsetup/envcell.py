@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 #: The cell-metadata key that marks the environment cell.
@@ -39,6 +40,95 @@ def header(requirements: str | None) -> list[str]:
 def is_header(line: str) -> bool:
     """True for a line nbsetup generated (and so may regenerate)."""
     return line.lstrip().startswith(HEADER_PREFIX)
+
+
+# --- generated blocks -----------------------------------------------------------------------
+#
+# Code nbsetup writes into the cell besides install lines (the `auto` installer, the guard) sits
+# between `# nbsetup: begin NAME: what it does` and `# nbsetup: end NAME`. Reading the cell back,
+# a block is nbsetup's, never the user's: it is regenerated from the pins, or dropped.
+
+_BEGIN = re.compile(rf"{re.escape(HEADER_PREFIX)} begin ([\w-]+)\b")
+_END = f"{HEADER_PREFIX} end "
+#: The `auto` installer's block; its name in the delimiters.
+INSTALLER_BLOCK = "installer"
+_INSTALLER_SUMMARY = "%pip if the kernel has pip, else %uv pip (uv-made environments lack pip)"
+_HAS_PIP = 'if importlib.util.find_spec("pip"):'
+_INDENT = "    "
+
+
+def block(name: str, summary: str, body: Sequence[str]) -> list[str]:
+    """A generated block: `# nbsetup: begin NAME: SUMMARY`, the body, `# nbsetup: end NAME`."""
+    return [f"{HEADER_PREFIX} begin {name}: {summary}", *body, f"{_END}{name}"]
+
+
+def installer_block(pip_lines: Sequence[str], uv_lines: Sequence[str]) -> list[str]:
+    """The `auto` installer: the same installs through `%pip`, or `%uv pip` without pip.
+
+    IPython rewrites an indented `%magic` line into `get_ipython().run_line_magic(...)` (its
+    input transformers look past the indentation), so the magics can sit under `if`/`else`.
+    """
+    body = [
+        "import importlib.util",
+        _HAS_PIP,
+        *(_INDENT + line for line in pip_lines),
+        "else:",
+        *(_INDENT + line for line in uv_lines),
+    ]
+    return block(INSTALLER_BLOCK, _INSTALLER_SUMMARY, body)
+
+
+def _spans(lines: Sequence[str]) -> list[tuple[str, int, int]]:
+    """(name, first line, line after the end) of each complete block; unclosed ones are not."""
+    spans = []
+    index = 0
+    while index < len(lines):
+        match = _BEGIN.match(lines[index].strip())
+        if match:
+            end = f"{_END}{match.group(1)}"
+            close = next(
+                (i for i in range(index + 1, len(lines)) if lines[i].strip() == end), None
+            )
+            if close is not None:
+                spans.append((match.group(1), index, close + 1))
+                index = close + 1
+                continue
+        index += 1
+    return spans
+
+
+def read_blocks(text: str) -> Mapping[str, tuple[str, ...]]:
+    """The generated blocks of a cell's text by name, each as its stripped lines."""
+    lines = text.splitlines()
+    return {
+        name: tuple(line.strip() for line in lines[start:end])
+        for name, start, end in _spans(lines)
+    }
+
+
+def user_view(text: str) -> str:
+    """The cell as nbsetup reads it back: its generated blocks blanked, line for line.
+
+    The `auto` installer block leaves its `%pip` branch, dedented, so that the install lines
+    read as the plain lines they stand for; every other line of a block becomes empty. Lines
+    keep their numbers and endings.
+    """
+    lines = text.splitlines(keepends=True)
+    for name, start, end in _spans(lines):
+        branch = False
+        for index in range(start, end):
+            line = lines[index]
+            body = line.rstrip("\r\n")
+            ending = line[len(body) :]
+            stripped = body.strip()
+            if name == INSTALLER_BLOCK and stripped in (_HAS_PIP, "else:"):
+                branch = stripped == _HAS_PIP
+                lines[index] = ending
+            elif branch and body.startswith(_INDENT):
+                lines[index] = body[len(_INDENT) :] + ending
+            else:
+                lines[index] = ending
+    return "".join(lines)
 
 
 def new_cell(

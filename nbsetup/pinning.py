@@ -90,6 +90,9 @@ _PREFIXES = {"apt": "!apt-get install -y", "conda": "%conda install -y"}
 APT_UPDATE_LINE = "!apt-get update -qq"
 #: How pip lines may start: the magic (installs into the kernel's environment) or the shell.
 PIP_STYLES = ("%pip", "!pip")
+#: What runs the pip lines: pip, uv's pip interface (environments made by uv have no pip), or
+#: `auto`, a block of the environment cell choosing between them when it runs (`envcell`).
+INSTALLERS = ("pip", "uv", "auto")
 
 
 @dataclass(frozen=True)
@@ -98,14 +101,23 @@ class LineStyle:
 
     pip: str = "%pip"
     quiet: bool = True
+    installer: str = "pip"
 
     def __post_init__(self) -> None:
         if self.pip not in PIP_STYLES:
             raise ValueError(f"pip style must be one of {', '.join(PIP_STYLES)}: {self.pip!r}")
+        if self.installer not in INSTALLERS:
+            choices = ", ".join(INSTALLERS)
+            raise ValueError(f"installer must be one of {choices}: {self.installer!r}")
+
+    @property
+    def pip_command(self) -> str:
+        """`%pip`, `!pip`, or with `installer="uv"` `%uv pip`/`!uv pip` (`auto`: pip's)."""
+        return f"{self.pip[0]}uv pip" if self.installer == "uv" else self.pip
 
     @property
     def pip_prefix(self) -> str:
-        return f"{self.pip} install -q" if self.quiet else f"{self.pip} install"
+        return f"{self.pip_command} install -q" if self.quiet else f"{self.pip_command} install"
 
 
 @dataclass(frozen=True)

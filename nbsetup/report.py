@@ -23,13 +23,15 @@ CHANGE_KINDS = (
     "duplicate",
     "moved",
     "kept",
+    "preloaded",
     "left",
+    "restart",
     "cell-removed",
     "env-cell",
     "skipped",
 )
 #: Kinds a user should look at (warnings in text, annotations on GitHub).
-WARNING_KINDS = frozenset({"conflict", "left", "moved"})
+WARNING_KINDS = frozenset({"conflict", "left", "moved", "preloaded", "restart"})
 #: Kinds the pin policy reports once per package of the environment cell it writes.
 PACKAGE_KINDS = frozenset({"pinned", "unpinned", "conflict", "duplicate", "moved", "kept"})
 

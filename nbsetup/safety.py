@@ -268,7 +268,12 @@ def _rest(site: InstallSite) -> list[str]:
 
 
 def _env_contents(text: str) -> tuple[list[str], list[InstallCommand]]:
-    """An environment cell's own lines (not installs, headers or blank) and its commands."""
+    """An environment cell's own lines (not installs, headers or blank) and its commands.
+
+    Its generated blocks (the guard, the `auto` installer) are nbsetup's, not the user's: they
+    are read as `envcell.user_view` shows them.
+    """
+    text = envcell.user_view(text)
     sites = [site for site in installs.find_installs([text]) if site.movable]
     segments = _segments(text, sites)
     kept = [
@@ -294,7 +299,7 @@ def _installed_problem(moved: Sequence[InstallCommand], env: dict[str, Any] | No
         return None
     if env is None:
         return "installs left their cells, but there is no environment cell"
-    sites = installs.find_installs([cell_text(env)])
+    sites = installs.find_installs([envcell.user_view(cell_text(env))])
     have = {key for site in sites for command in site.commands for key in _package_keys(command)}
     missing = sorted(wanted - have)
     if missing:

@@ -14,17 +14,18 @@ After::
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from nbsetup import envcell, installs, pinning
+from nbsetup import envcell, installs, pinning, runtime
 from nbsetup.commands import InstallCommand, InstallSite
+from nbsetup.config import ProjectConfig
 from nbsetup.notebook_io import cell_text
+from nbsetup.pins import Pins
 from nbsetup.report import WARNING_KINDS, Change
-from nbsetup.requirements import Pins
 
 # A line that keeps nothing alive once the installs around it are gone.
 # A bare cell magic (`%%capture`, `%%bash`, `%%time`, ...) with no body left does nothing but
@@ -48,6 +49,22 @@ class Config:
     #: `[tool.nbsetup] pin-missing`: "unpinned" changes are kept even when nothing changes, so
     #: the shell can fail a notebook whose environment cell holds a package without a pin.
     pin_missing: bool = False
+    #: Distributions the runtime imports before the first cell, with who loads them.
+    preloaded: Mapping[str, str] = field(default_factory=runtime.preloaded)
+
+    @classmethod
+    def for_project(cls, project: ProjectConfig, requirements_label: str | None) -> Config:
+        """The transform settings a project's configuration (merged with the command line) asks."""
+        style = pinning.LineStyle(
+            pip=project.env_cell_style, quiet=project.quiet_install, installer=project.installer
+        )
+        return cls(
+            requirements_label=requirements_label,
+            style=style,
+            kernels=project.kernels,
+            pin_missing=project.pin_missing,
+            preloaded=runtime.preloaded(project.preloaded, project.extend_preloaded),
+        )
 
 
 @dataclass(frozen=True)
@@ -113,6 +130,11 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
         for note in resolution.notes
         if not (note.kind == "pinned" and note.package in conflicts)  # the conflict says it
     ]
+    preloaded = runtime.preloaded_pins(
+        resolution.lines, runtime.for_notebook(config.preloaded, notebook, sources)
+    )
+    changes += [_preloaded_change(pin) for pin in preloaded]
+    changes += _restart_changes(sources, {site.cell for site in moving})
 
     new_cells: list[dict[str, Any]] = []
     origins: list[int | None] = []
@@ -136,7 +158,12 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
         origins.append(index)
 
     env_text = _env_text(resolution, env.extra, config)
-    if env_index is not None and not hoisted and env.means(resolution, config.style):
+    if (
+        env_index is not None
+        and not hoisted
+        and env.means(resolution, config.style)
+        and env.blocks == envcell.read_blocks(env_text)
+    ):
         env_cell, env_origin = cells[env_index], env_index
     elif env_index is not None:
         old = cells[env_index]
@@ -177,6 +204,8 @@ class _EnvCell:
     extra: tuple[str, ...]
     #: How its pip lines start (`%pip install`, `!pip install`, ...).
     pip_forms: frozenset[str] = frozenset()
+    #: The blocks nbsetup generated in it (`envcell.read_blocks`).
+    blocks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> _EnvCell:
@@ -184,7 +213,9 @@ class _EnvCell:
 
     @classmethod
     def read(cls, cell: dict[str, Any]) -> _EnvCell:
-        text = cell_text(cell)
+        raw = cell_text(cell)
+        # Generated blocks are nbsetup's: read past them, and regenerate them from the pins.
+        text = envcell.user_view(raw)
         sites = [site for site in installs.find_installs([text]) if site.movable]
         commands = tuple(c for site in sites for c in site.commands if c.movable)
         kept = _apply(text, sites).splitlines()
@@ -192,7 +223,7 @@ class _EnvCell:
         pip_forms = frozenset(
             site.form for site in sites if any(c.manager == "pip" for c in site.commands)
         )
-        return cls(commands, extra, pip_forms)
+        return cls(commands, extra, pip_forms, envcell.read_blocks(raw))
 
     def means(self, resolution: pinning.Resolution, style: pinning.LineStyle) -> bool:
         """Whether the cell already installs what `resolution` asks for (meaning, not text).
@@ -204,7 +235,7 @@ class _EnvCell:
         return (
             written.apt_update == resolution.apt_update
             and _meaning(written.lines) == _meaning(resolution.lines)
-            and all(form.startswith(style.pip) for form in self.pip_forms)
+            and all(form.startswith(style.pip_command) for form in self.pip_forms)
         )
 
 
@@ -258,12 +289,29 @@ def _apply(text: str, sites: Sequence[InstallSite]) -> str:
 
 
 def _env_text(resolution: pinning.Resolution, extra: Sequence[str], config: Config) -> str:
+    """The environment cell: header, install lines or the `auto` block, the user's lines."""
     lines = [
         *envcell.header(config.requirements_label),
-        *pinning.render_lines(resolution, config.style),
+        *_install_lines(resolution, config.style),
         *extra,
     ]
     return "\n".join(lines)
+
+
+def _install_lines(resolution: pinning.Resolution, style: pinning.LineStyle) -> list[str]:
+    """The install lines; with `installer="auto"` the pip ones in the installer block.
+
+    pip lines come last (`pinning.MANAGER_ORDER`), so apt and conda lines stay before the
+    block, as plain lines.
+    """
+    if style.installer != "auto":
+        return list(pinning.render_lines(resolution, style))
+    if not any(line.manager == "pip" for line in resolution.lines):
+        return list(pinning.render_lines(resolution, replace(style, installer="pip")))
+    pip = pinning.render_lines(resolution, replace(style, installer="pip"))
+    uv = pinning.render_lines(resolution, replace(style, installer="uv"))
+    plain = len(pip) - sum(line.manager == "pip" for line in resolution.lines)
+    return [*pip[:plain], *envcell.installer_block(pip[plain:], uv[plain:])]
 
 
 def _source_shape(cells: Sequence[dict[str, Any]]) -> str | list[str]:
@@ -320,6 +368,41 @@ def _hoisted_change(site: InstallSite) -> Change:
         site.start + 1,
         what,
     )
+
+
+def _preloaded_change(pin: runtime.PreloadedPin) -> Change:
+    message = (
+        f"{pin.package}: {runtime.REASONS[pin.loader]}; the environment cell installs "
+        f"{pin.requirement!r}, which takes effect only after a restart of the runtime"
+    )
+    return Change("preloaded", message, package=pin.package)
+
+
+def _restart_changes(sources: Sequence[str | None], moved_from: set[int]) -> list[Change]:
+    """Restarts left in place where the installs before them, or beside them, moved away.
+
+    A restart cell right after an install cell that was hoisted now restarts the runtime in
+    the middle of the notebook; a restart line in a cell whose installs moved stays in it.
+    Neither is moved or deleted: whether it is still wanted is for the user to say.
+    """
+    changes = []
+    code = [index for index, source in enumerate(sources) if source is not None]
+    previous = {cell: code[i - 1] for i, cell in enumerate(code) if i > 0}
+    for restart in runtime.find_restarts(sources):
+        if restart.alone and previous.get(restart.cell) in moved_from:
+            message = (
+                f"restart cell kept ({restart.idiom}): the installs of the cell before it moved "
+                "to the environment cell; move it to follow the environment cell, or delete it"
+            )
+        elif not restart.alone and restart.cell in moved_from:
+            message = (
+                f"restart kept in place ({restart.idiom}): the installs of its cell moved to the "
+                "environment cell"
+            )
+        else:
+            continue
+        changes.append(Change("restart", message, restart.cell + 1, restart.start + 1))
+    return changes
 
 
 def _pin_change(note: pinning.PinNote) -> Change:

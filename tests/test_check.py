@@ -371,6 +371,74 @@ def test_nbs006_silent_where_fix_does_nothing(notebook):
     assert transform.hoist(notebook).notebook == notebook
 
 
+# NBS007: installs of what the runtime loads before the first cell --------------------------------
+
+NBS007_FIRES = [
+    pytest.param(_nb("!pip install tornado==6.4"), [(1, 1, "tornado")], id="kernel-stack"),
+    pytest.param(
+        _nb(_env("%pip install -q traitlets==5.14.3 numpy==2.0.1")),
+        [(1, 1, "traitlets")],
+        id="in-the-environment-cell",
+    ),
+    pytest.param(_nb("!pip install -U ipykernel"), [(1, 1, "ipykernel")], id="upgrade"),
+    pytest.param(
+        _nb("from google.colab import drive", "!pip install pandas==2.2.2"),
+        [(2, 1, "pandas")],
+        id="colab-preload-in-colab",
+    ),
+]
+NBS007_SILENT = [
+    pytest.param(_nb("!pip install tornado"), id="bare-name-keeps-the-installed-one"),
+    pytest.param(_nb("!pip install pandas==2.2.2"), id="colab-preload-outside-colab"),
+    pytest.param(_nb("!pip uninstall -y tornado"), id="uninstall"),
+]
+
+
+@pytest.mark.parametrize(("notebook", "expected"), NBS007_FIRES)
+def test_nbs007_fires(notebook, expected):
+    assert _found(notebook, "NBS007") == expected
+
+
+@pytest.mark.parametrize("notebook", NBS007_SILENT)
+def test_nbs007_silent(notebook):
+    assert _found(notebook, "NBS007") == []
+
+
+def test_nbs007_message_and_configured_names():
+    assert _messages(_nb("!pip install tornado==6.4"), "NBS007") == [
+        "tornado==6.4 replaces tornado: the kernel itself imports it before the first cell runs; "
+        "restart the runtime after this install"
+    ]
+    preloaded = {"polars": "configured"}
+    notebook = _nb("!pip install polars==1.6 tornado==6.4")
+    assert _found(notebook, "NBS007", preloaded=preloaded) == [(1, 1, "polars")]
+
+
+# NBS008: restart cells with nothing to restart for -----------------------------------------------
+
+RESTART = "import IPython\nIPython.Application.instance().kernel.do_shutdown(True)"
+NBS008_FIRES = [
+    pytest.param(_nb("import numpy", RESTART), [(2, 2, None)], id="no-install-before"),
+    pytest.param(_nb(RESTART, "!pip install numpy"), [(1, 2, None)], id="install-only-after"),
+]
+NBS008_SILENT = [
+    pytest.param(_nb("!pip install numpy", RESTART), id="after-an-install"),
+    pytest.param(_nb(_env("%pip install -q numpy"), RESTART), id="after-the-environment-cell"),
+    pytest.param(_nb("!pip install numpy\nimport os\nos.kill(os.getpid(), 9)"), id="same-cell"),
+    pytest.param(_nb("x = 1\nos.kill(os.getpid(), 9)"), id="not-a-restart-cell"),
+]
+
+
+@pytest.mark.parametrize(("notebook", "expected"), NBS008_FIRES)
+def test_nbs008_fires(notebook, expected):
+    assert _found(notebook, "NBS008") == expected
+
+
+@pytest.mark.parametrize("notebook", NBS008_SILENT)
+def test_nbs008_silent(notebook):
+    assert _found(notebook, "NBS008") == []
+
+
 # Suppression, select/ignore, kernels -------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import shutil
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from nbsetup import envcell, notebook_io, safety
+from nbsetup import envcell, notebook_io, runtime, safety
 from nbsetup.cli import main
 from nbsetup.errors import NotebookError
 from nbsetup.installs import find_installs
@@ -194,3 +195,36 @@ def test_corpus_notebook(run: Run, name: str) -> None:
     assert extra is None, f"{name}: cell {extra + 1} of the output comes from nowhere"
     # The safety net agrees, on real notebooks (no false alarm).
     safety.verify(old, new, origins)
+
+
+def test_restarts_and_preloaded_pins_census(run: Run, capsys: pytest.CaptureFixture[str]):
+    """Restart cells recognised and preloaded packages pinned over the corpus, printed.
+
+    Every `restart` report entry names a cell `runtime.find_restarts` recognises in the input,
+    and every `preloaded` entry a distribution of `runtime.PRELOADED`.
+    """
+    restart_cells = alone = reported = 0
+    pinned: Counter[str] = Counter()
+    for name in RELATIVE:
+        try:
+            notebook = notebook_io.loads(run.before[name]).notebook
+        except NotebookError:
+            continue
+        restarts = runtime.find_restarts(_code_sources(notebook))
+        restart_cells += len({r.cell for r in restarts})
+        alone += len({r.cell for r in restarts if r.alone})
+        at = {(r.cell + 1, r.start + 1) for r in restarts}
+        for change in run.first[name].get("changes", []):
+            if change["kind"] == "restart":
+                reported += 1
+                assert (change["cell"], change["line"]) in at, (name, change)
+            elif change["kind"] == "preloaded":
+                assert change["package"] in runtime.PRELOADED, (name, change)
+                pinned[change["package"]] += 1
+    with capsys.disabled():
+        print(
+            f"\nruntime census: {restart_cells} cells with a restart ({alone} restart-only), "
+            f"{reported} restarts reported by fix; preloaded packages pinned: "
+            + (", ".join(f"{name} {count}" for name, count in pinned.most_common()) or "none")
+        )
+    assert restart_cells >= reported

@@ -1,0 +1,171 @@
+"""The installer choice (`--installer pip|uv|auto`) and the `auto` block of the env cell."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from IPython.core.inputtransformer2 import TransformerManager
+
+from nbsetup import envcell, pinning, transform
+from nbsetup.notebook_io import cell_text
+from nbsetup.requirements import parse_requirements
+
+
+def _nb(*sources):
+    cells = [
+        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": s}
+        for s in sources
+    ]
+    metadata = {"kernelspec": {"language": "python", "name": "k", "display_name": "K"}}
+    return {"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 4}
+
+
+PINS = parse_requirements("numpy==1.26.4\n", "requirements.txt", {}.__getitem__)
+NOTEBOOK = _nb("import numpy", "!pip install numpy --index-url https://example.org/simple")
+
+
+def _config(installer, pip="%pip"):
+    style = pinning.LineStyle(pip=pip, installer=installer)
+    return transform.Config(requirements_label="requirements.txt", style=style)
+
+
+def _env_lines(notebook, installer, pip="%pip"):
+    result = transform.hoist(notebook, PINS, _config(installer, pip))
+    return cell_text(result.notebook["cells"][0]).splitlines()[2:], result
+
+
+@pytest.mark.parametrize(
+    ("installer", "pip", "expected"),
+    [
+        pytest.param(
+            "pip",
+            "%pip",
+            ["%pip install -q --index-url https://example.org/simple numpy==1.26.4"],
+            id="pip",
+        ),
+        pytest.param(
+            "uv",
+            "%pip",
+            ["%uv pip install -q --index-url https://example.org/simple numpy==1.26.4"],
+            id="uv",
+        ),
+        pytest.param(
+            "uv",
+            "!pip",
+            ["!uv pip install -q --index-url https://example.org/simple numpy==1.26.4"],
+            id="uv-shell",
+        ),
+        pytest.param(
+            "auto",
+            "%pip",
+            [
+                "# nbsetup: begin installer: %pip if the kernel has pip, else %uv pip "
+                "(uv-made environments lack pip)",
+                "import importlib.util",
+                'if importlib.util.find_spec("pip"):',
+                "    %pip install -q --index-url https://example.org/simple numpy==1.26.4",
+                "else:",
+                "    %uv pip install -q --index-url https://example.org/simple numpy==1.26.4",
+                "# nbsetup: end installer",
+            ],
+            id="auto",
+        ),
+    ],
+)
+def test_installer_lines(installer, pip, expected):
+    lines, _ = _env_lines(NOTEBOOK, installer, pip)
+    assert lines == expected
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv", "auto"])
+def test_each_installer_is_idempotent(installer):
+    _, first = _env_lines(NOTEBOOK, installer)
+    again = transform.hoist(first.notebook, PINS, _config(installer))
+    assert again.notebook is first.notebook
+    assert [c.kind for c in again.changes] == []
+
+
+@pytest.mark.parametrize(("before", "after"), [("pip", "uv"), ("uv", "auto"), ("auto", "pip")])
+def test_switching_the_installer_rewrites_the_environment_cell(before, after):
+    _, first = _env_lines(NOTEBOOK, before)
+    switched = transform.hoist(first.notebook, PINS, _config(after))
+    assert [c.kind for c in switched.changes] == ["pinned", "env-cell"]
+    expected, _ = _env_lines(NOTEBOOK, after)
+    assert cell_text(switched.notebook["cells"][0]).splitlines()[2:] == expected
+
+
+def test_auto_keeps_apt_and_conda_lines_plain_and_first():
+    notebook = _nb("!apt-get install -y ffmpeg\n!conda install -y gdal\n!pip install numpy")
+    lines, _ = _env_lines(notebook, "auto")
+    assert lines[:3] == [
+        "!apt-get install -y ffmpeg",
+        "%conda install -y gdal",
+        "# nbsetup: begin installer: %pip if the kernel has pip, else %uv pip "
+        "(uv-made environments lack pip)",
+    ]
+
+
+def test_auto_without_pip_lines_writes_no_block():
+    lines, _ = _env_lines(_nb("!apt-get install -y ffmpeg"), "auto")
+    assert lines == ["!apt-get install -y ffmpeg"]
+
+
+def test_user_view_reads_the_auto_block_as_its_pip_lines():
+    lines, _ = _env_lines(NOTEBOOK, "auto")
+    view = envcell.user_view("\n".join(lines)).split("\n")
+    assert [line for line in view if line] == [
+        "%pip install -q --index-url https://example.org/simple numpy==1.26.4"
+    ]
+    assert len(view) == len(lines)  # line numbers are kept
+
+
+def _run_auto_cell(tmp_path, with_pip):
+    """Run the `auto` block as IPython would, in a fresh interpreter; return the magics run.
+
+    IPython turns the cell into Python (`get_ipython().run_line_magic(...)`); the interpreter
+    gets a stand-in `get_ipython` that records the calls. `-I -S` keeps site-packages, and so
+    the real pip, out of its path; a fake `pip` package on the path stands for a kernel that
+    has pip.
+    """
+    lines, _ = _env_lines(NOTEBOOK, "auto")
+    python = TransformerManager().transform_cell("\n".join(lines) + "\n")
+    compile(python, "<environment cell>", "exec")
+    if with_pip:
+        (tmp_path / "pip").mkdir()
+        (tmp_path / "pip" / "__init__.py").write_text("")
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        calls = []
+        class Shell:
+            def run_line_magic(self, name, line):
+                calls.append([name, line])
+        get_ipython = Shell
+        exec(compile({python!r}, "<cell>", "exec"))
+        print(json.dumps(calls))
+        """
+    )
+    process = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, check=True
+    )
+    return json.loads(process.stdout)
+
+
+@pytest.mark.parametrize(
+    ("with_pip", "expected"),
+    [
+        pytest.param(True, ["pip", "install -q --index-url"], id="pip-present"),
+        pytest.param(False, ["uv", "pip install -q --index-url"], id="pip-missing"),
+    ],
+)
+def test_auto_cell_picks_the_branch_the_kernel_can_run(tmp_path, with_pip, expected):
+    calls = _run_auto_cell(tmp_path, with_pip)
+    assert len(calls) == 1
+    name, line = calls[0]
+    assert [name, line[: len(expected[1])]] == expected
+    assert line.endswith("numpy==1.26.4")
