@@ -51,6 +51,8 @@ class Settings:
     pin_missing: bool | None = None
     #: `--installer`; None: `[tool.nbsetup] installer`.
     installer: str | None = None
+    #: `--guard/--no-guard`; None: `[tool.nbsetup] guard`.
+    guard: bool | None = None
     #: Worker processes; 1 processes every file in this process.
     jobs: int = 1
     #: What `nbsetup check` reports (`run_check` only); its `kernels` come from `[tool.nbsetup]`.
@@ -70,6 +72,7 @@ class Settings:
             exclude=self.exclude or None,
             pin_missing=self.pin_missing,
             installer=self.installer,
+            guard=self.guard,
         )
 
 

@@ -98,6 +98,12 @@ def main() -> None:
     "uv). Default: [tool.nbsetup] installer, else pip.",
 )
 @click.option(
+    "--guard/--no-guard",
+    default=None,
+    help="Add a check to the environment cell that prints, when the cell runs, each pinned "
+    "package needing a restart or not at its pin. Default: [tool.nbsetup] guard, else off.",
+)
+@click.option(
     "--pin-missing/--no-pin-missing",
     default=None,
     help="Fail a notebook that installs a package the requirements do not pin "
@@ -122,6 +128,7 @@ def fix(
     pin_files: tuple[Path, ...],
     exclude: tuple[str, ...],
     installer: str | None,
+    guard: bool | None,
     pin_missing: bool | None,
     output_format: str,
     jobs: int | None,
@@ -145,6 +152,7 @@ def fix(
         pins=pin_files,
         pin_missing=pin_missing,
         installer=installer,
+        guard=guard,
         jobs=jobs or batch.default_jobs(),
     )
     files = _discover(paths, exclude)

@@ -8,6 +8,7 @@
     quiet-install = false
     kernels = ["python", "sage"]
     installer = "auto"           # "pip" (default), "uv" or "auto"
+    guard = true                 # check versions when the environment cell runs
     extend-preloaded = ["polars"]  # or `preloaded = [...]` to replace the list
 
 A notebook's settings come from the nearest pyproject.toml holding a `[tool.nbsetup]` table,
@@ -68,6 +69,8 @@ class ProjectConfig:
     kernels: tuple[str, ...] = ("python",)
     #: What runs the pip lines: `pinning.INSTALLERS` (`auto`: pip if the kernel has it, else uv).
     installer: str = "pip"
+    #: Whether the environment cell checks, when it runs, that the pins took effect.
+    guard: bool = False
     #: Distributions the runtime imports before the first cell; None: `runtime.PRELOADED`.
     preloaded: tuple[str, ...] | None = None
     #: Added to `preloaded` (`extend-preloaded`).
@@ -92,6 +95,7 @@ class Overrides:
     quiet_install: bool | None = None
     kernels: tuple[str, ...] | None = None
     installer: str | None = None
+    guard: bool | None = None
 
 
 def merge(overrides: Overrides, project: ProjectConfig) -> ProjectConfig:
@@ -247,6 +251,7 @@ _KEYS: dict[str, tuple[Callable[[object], object], str]] = {
     "quiet-install": (_boolean, "true or false"),
     "kernels": (_kernels, "an array of kernel language names"),
     "installer": (_installer, " or ".join(json.dumps(s) for s in INSTALLERS)),
+    "guard": (_boolean, "true or false"),
     "preloaded": (_names, "an array of distribution names"),
     "extend-preloaded": (_names, "an array of distribution names"),
 }

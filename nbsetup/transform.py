@@ -20,7 +20,7 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from nbsetup import envcell, installs, pinning, runtime
+from nbsetup import envcell, guard, installs, pinning, runtime
 from nbsetup.commands import InstallCommand, InstallSite
 from nbsetup.config import ProjectConfig
 from nbsetup.notebook_io import cell_text
@@ -49,6 +49,8 @@ class Config:
     #: `[tool.nbsetup] pin-missing`: "unpinned" changes are kept even when nothing changes, so
     #: the shell can fail a notebook whose environment cell holds a package without a pin.
     pin_missing: bool = False
+    #: `--guard`: the environment cell checks, when it runs, that its pins took effect.
+    guard: bool = False
     #: Distributions the runtime imports before the first cell, with who loads them.
     preloaded: Mapping[str, str] = field(default_factory=runtime.preloaded)
 
@@ -63,6 +65,7 @@ class Config:
             style=style,
             kernels=project.kernels,
             pin_missing=project.pin_missing,
+            guard=project.guard,
             preloaded=runtime.preloaded(project.preloaded, project.extend_preloaded),
         )
 
@@ -289,10 +292,13 @@ def _apply(text: str, sites: Sequence[InstallSite]) -> str:
 
 
 def _env_text(resolution: pinning.Resolution, extra: Sequence[str], config: Config) -> str:
-    """The environment cell: header, install lines or the `auto` block, the user's lines."""
+    """The environment cell: header, [guard], install lines or the `auto` block, [guard], rest."""
+    checked = guard.guarded(resolution.lines) if config.guard else ()
     lines = [
         *envcell.header(config.requirements_label),
+        *(guard.before_block(checked) if checked else ()),
         *_install_lines(resolution, config.style),
+        *(guard.after_block() if checked else ()),
         *extra,
     ]
     return "\n".join(lines)

@@ -123,8 +123,16 @@ def _write_kernelspec(kernels: Path, python: Path) -> None:
     (spec / "kernel.json").write_text(json.dumps(kernel))
 
 
-def _execute(notebook_path: Path, kernels: Path, env: dict[str, str]) -> list[str]:
-    """Run the notebook in a fresh kernel (shut down afterwards); return its stdout lines."""
+def _execute(
+    notebook_path: Path,
+    kernels: Path,
+    env: dict[str, str],
+    prefixes: tuple[str, ...] = ("imported", "installed"),
+) -> list[str]:
+    """Run the notebook in a fresh kernel (shut down afterwards); return its stdout lines.
+
+    Only lines starting with one of `prefixes` are returned (pip's own output is not).
+    """
     notebook = nbformat.read(notebook_path, as_version=4)
     runtime = Path(env["JUPYTER_RUNTIME_DIR"])
     runtime.mkdir(exist_ok=True)
@@ -148,7 +156,7 @@ def _execute(notebook_path: Path, kernels: Path, env: dict[str, str]) -> list[st
         for output in outputs
         if output.output_type == "stream" and output.name == "stdout"
     )
-    return [line for line in text.splitlines() if line.startswith(("imported", "installed"))]
+    return [line for line in text.splitlines() if line.startswith(prefixes)]
 
 
 def _notebook(wheels: Path) -> dict[str, object]:
@@ -177,8 +185,8 @@ def _notebook(wheels: Path) -> dict[str, object]:
     return notebook
 
 
-@pytest.mark.kernel
-def test_hoisted_install_takes_effect_on_a_real_kernel(tmp_path):
+def _demo_environment(tmp_path: Path) -> tuple[Path, dict[str, str], Path, Path]:
+    """Wheels of 1.0 and 2.0, a venv with 1.0, a kernel spec: (wheels, env, python, kernels)."""
     if importlib.util.find_spec("pip") is None:
         pytest.skip("pip is not installed in the test environment; the kernel's %pip needs it")
     wheels = tmp_path / "wheels"
@@ -191,6 +199,12 @@ def test_hoisted_install_takes_effect_on_a_real_kernel(tmp_path):
     assert _installed_version(python, env) == "1.0"
     kernels = tmp_path / "kernels"
     _write_kernelspec(kernels, python)
+    return wheels, env, python, kernels
+
+
+@pytest.mark.kernel
+def test_hoisted_install_takes_effect_on_a_real_kernel(tmp_path):
+    wheels, env, python, kernels = _demo_environment(tmp_path)
 
     project = tmp_path / "project"
     (project / ".git").mkdir(parents=True)  # the requirements search stops here
@@ -228,3 +242,44 @@ def test_hoisted_install_takes_effect_on_a_real_kernel(tmp_path):
     after = _execute(notebook_path, kernels, env)
     assert after == ["imported 2.0", "imported 2.0", "imported 2.0", "installed 2.0"]
     assert _installed_version(python, env) == "2.0"
+
+
+RESTART_LINE = (
+    f"{DIST} 1.0 was already imported; restart the runtime (Runtime → Restart session in "
+    "Colab, Kernel → Restart in Jupyter) to use 2.0"
+)
+
+
+@pytest.mark.kernel
+def test_guard_tells_a_kernel_that_imported_the_old_version_to_restart(tmp_path):
+    wheels, env, python, kernels = _demo_environment(tmp_path)
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    (project / "requirements.txt").write_text(f"{DIST}==2.0\n")
+    notebook_path = project / "demo.ipynb"
+    nbformat.write(_notebook(wheels), notebook_path)
+    process = subprocess.run(
+        [sys.executable, "-m", "nbsetup", "fix", "--guard", notebook_path],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+    fixed = nbformat.read(notebook_path, as_version=4)
+    env_cell = fixed.cells[1]
+    assert "# nbsetup: begin guard-before" in env_cell.source
+
+    # A kernel that imported 1.0 (someone re-runs the environment cell): told to restart.
+    stale = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("import demo_pkg"), env_cell],
+        metadata=fixed.metadata,
+    )
+    stale_path = project / "stale.ipynb"
+    nbformat.write(stale, stale_path)
+    assert _execute(stale_path, kernels, env, prefixes=(DIST,)) == [RESTART_LINE]
+    assert _installed_version(python, env) == "2.0"
+
+    # A fresh kernel on 1.0 running the fixed notebook: the guard says nothing, 2.0 is used.
+    _pip_install(python, wheels, f"{DIST}==1.0", env)
+    lines = _execute(notebook_path, kernels, env, prefixes=("imported", "installed", DIST))
+    assert lines == ["imported 2.0", "imported 2.0", "imported 2.0", "installed 2.0"]
