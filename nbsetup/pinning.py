@@ -10,9 +10,15 @@ Rules (CONTRACT "Pins"):
 - Packages absent from the requirements keep the notebook's spec. Among duplicate installs the
   later non-empty specifier wins; a later bare name does not undo an earlier specifier, since
   running `pip install x` after `pip install x==1` leaves 1 installed.
-- URL/VCS requirements (`git+https://...`, `name @ url`), requirements that do not parse, conda
-  match specs and apt packages are not pinned: conda and apt ones merge by name (later wins),
-  the others by their exact text.
+- conda match specs (`%conda install`, `!mamba install`) take the conda pins of a conda
+  environment file, never pip pins: the pin replaces the spec, keeping the notebook's
+  `channel::` prefix when the pin has none; a pin without a version keeps the notebook's. A
+  notebook spec the pin does not satisfy (or another channel) is a conflict, the pin wins.
+  Without a conda pin the last spec is kept; it is reported as unpinned when conda pins are in
+  use. A package whose pip and conda pins allow no common version is reported ("mismatch").
+- URL/VCS requirements (`git+https://...`, `name @ url`), requirements that do not parse and
+  apt packages are not pinned: apt ones merge by name (later wins), the others by their exact
+  text.
 - Options stay bound to their packages: one line per (manager, option group). A package
   installed under several option groups stays in the group of its last install, which is what a
   top-to-bottom run ends with, and is reported as "moved".
@@ -32,6 +38,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from nbsetup import matchspec
 from nbsetup.commands import InstallCommand
 from nbsetup.requirements import Pins, RequirementEntry
 
@@ -43,7 +50,10 @@ MANAGER_ORDER = ("apt", "conda", "pip")
 #: satisfy (the pin wins), or different notebook specs for an unpinned package (the later wins).
 #: duplicate: several installs merged into one. moved: installed under several option groups,
 #: kept in the group of the last install. kept: a URL/VCS or unparsable requirement, as written.
-NOTE_KINDS = frozenset({"pinned", "unpinned", "conflict", "duplicate", "moved", "kept"})
+#: mismatch: the package's pip pin and conda pin allow no common version.
+NOTE_KINDS = frozenset(
+    {"pinned", "unpinned", "conflict", "duplicate", "moved", "kept", "mismatch"}
+)
 
 #: Options that only change output, caching or prompts, never what gets installed.
 COSMETIC_OPTIONS = {
@@ -148,10 +158,15 @@ class PinNote:
     notebook: tuple[str, ...]
     #: The requirement strings written to the environment cell.
     result: tuple[str, ...]
-    #: The requirements-file line that pinned it, with its origin file and line number.
+    #: The pin source line that pinned it, with its origin file and line number; for a
+    #: mismatch, the pip pin.
     pin: str | None = None
     origin: str | None = None
     line: int | None = None
+    #: For a mismatch: the conda pin, with its origin file and line number.
+    conda_pin: str | None = None
+    conda_origin: str | None = None
+    conda_line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -222,16 +237,24 @@ def resolve(commands: Sequence[InstallCommand], pins: Pins) -> Resolution:
 
     placed: dict[int, list[tuple[int, tuple[str, ...]]]] = {}
     notes: list[PinNote] = []
+    compared: set[str] = set()
     for (manager, package), occurrences in installs.items():
         final_group = occurrences[-1].group
         position = min(o.order for o in occurrences if o.group == final_group)
         last = occurrences[-1].requirement
-        if manager == "pip" and last is not None and not last.url:
+        named = manager == "conda" or (manager == "pip" and last is not None and not last.url)
+        if not named:
+            result, package_notes = _resolve_as_written(manager, package, occurrences)
+        elif manager == "pip":
             result, package_notes = _resolve_pip(package, occurrences, pins)
         else:
-            result, package_notes = _resolve_as_written(manager, package, occurrences)
+            result, package_notes = _resolve_conda(package, occurrences, pins)
         if len({o.group for o in occurrences}) > 1:
             package_notes.append(_note("moved", package, occurrences, result))
+        # Once per package, even when the notebook installs it with both pip and conda.
+        if named and canonicalize_name(package) not in compared:
+            compared.add(canonicalize_name(package))
+            package_notes += _mismatch(package, occurrences, result, pins)
         placed.setdefault(final_group, []).append((position, result))
         notes.extend(package_notes)
 
@@ -398,6 +421,76 @@ def _resolve_as_written(
     return result, notes
 
 
+def _resolve_conda(
+    package: str, occurrences: Sequence[_Install], pins: Pins
+) -> tuple[tuple[str, ...], list[PinNote]]:
+    """The match spec of one conda package and its notes: the conda pin, when there is one.
+
+    `%conda install -c conda-forge "gdal>=3.6"` with `gdal=3.8.4` in environment.yml gives
+    `gdal=3.8.4`; `conda-forge::gdal` with the same pin gives `conda-forge::gdal=3.8.4`.
+    """
+    entry = pins.lookup(package, manager="conda")
+    if entry is None:
+        result, notes = _resolve_as_written("conda", package, occurrences)
+        if pins.pins_for("conda"):
+            notes.insert(0, _note("unpinned", package, occurrences, result))
+        return result, notes
+    last = occurrences[-1].text
+    pin = matchspec.parse(entry.text)
+    if pin.version:
+        result = (matchspec.with_channel(entry.text, last),)
+    else:  # like a requirements line without a specifier: the notebook's version stays
+        result = (matchspec.with_channel(last, entry.text),)
+    notes = [_note("pinned", package, occurrences, result, entry)]
+    unsatisfied = [o for o in occurrences if _conda_conflicts(pin, matchspec.parse(o.text))]
+    if unsatisfied:
+        notes.append(_note("conflict", package, unsatisfied, result, entry))
+    elif len(occurrences) > 1:
+        notes.append(_note("duplicate", package, occurrences, result, entry))
+    return result, notes
+
+
+def _conda_conflicts(pin: matchspec.MatchSpec, wanted: matchspec.MatchSpec) -> bool:
+    """Whether a conda pin overrides the notebook's spec with something it does not allow.
+
+    Another explicit channel counts. Versions compare as PEP 440 sets; a version part that
+    cannot be read as one (`1.2|1.3`, the bracket form) is satisfied only by the same text.
+    """
+    if pin.channel and wanted.channel and pin.channel != wanted.channel:
+        return True
+    if not wanted.version or not pin.version:
+        return False
+    pin_set, wanted_set = matchspec.specifier(pin), matchspec.specifier(wanted)
+    if pin_set is None or wanted_set is None:
+        return pin.version != wanted.version
+    return not _implies(pin_set, wanted_set)
+
+
+def _mismatch(
+    package: str, occurrences: Sequence[_Install], result: tuple[str, ...], pins: Pins
+) -> list[PinNote]:
+    """A "mismatch" note when the package's pip and conda pins allow no common version.
+
+    `numpy==2.0.0` in requirements.txt and `numpy=1.26.4` in environment.yml disagree;
+    `numpy==1.26.4` and `numpy=1.26` do not. Pins without a version (or a URL, or a match spec
+    that is not a plain version) say nothing to compare.
+    """
+    conda = pins.lookup(package, manager="conda")
+    conda_set = matchspec.specifier(matchspec.parse(conda.text)) if conda else None
+    if conda is None or conda_set is None:
+        return []
+    for entry in pins.lookup_all(package):
+        pip_pin = entry.requirement
+        if pip_pin is None or pip_pin.url or not pip_pin.specifier:
+            continue
+        if not _overlap(pip_pin.specifier, conda_set):
+            notebook = tuple(o.text for o in occurrences)
+            pip_where = (entry.text, entry.origin, entry.line)
+            conda_where = (conda.text, conda.origin, conda.line)
+            return [PinNote("mismatch", package, notebook, result, *pip_where, *conda_where)]
+    return []
+
+
 def _resolve_pip(
     package: str, occurrences: Sequence[_Install], pins: Pins
 ) -> tuple[tuple[str, ...], list[PinNote]]:
@@ -475,8 +568,25 @@ def _implies(pin: SpecifierSet, wanted: SpecifierSet) -> bool:
     exact = [s for s in pin if s.operator in ("==", "===") and not s.version.endswith(".*")]
     if exact:
         return all(wanted.contains(s.version, prereleases=True) for s in exact)
+    allowed = (v for v in _candidates(pin, wanted) if pin.contains(v, prereleases=True))
+    return all(wanted.contains(v, prereleases=True) for v in allowed)
+
+
+def _overlap(first: SpecifierSet, second: SpecifierSet) -> bool:
+    """Whether some version is allowed by both sets (tested on the same versions as `_implies`).
+
+    `==1.26.4` and `==1.26.*` overlap; `==2.0.0` and `==1.26.*` do not.
+    """
+    return any(
+        first.contains(v, prereleases=True) and second.contains(v, prereleases=True)
+        for v in _candidates(first, second)
+    )
+
+
+def _candidates(*sets: SpecifierSet) -> set[Version]:
+    """The versions that bound the sets' specifiers, and their neighbours."""
     candidates = {Version("0"), Version("999999")}
-    for spec in (*pin, *wanted):
+    for spec in (s for specifiers in sets for s in specifiers):
         try:
             version = Version(spec.version.removesuffix(".*"))
         except InvalidVersion:
@@ -492,5 +602,4 @@ def _implies(pin: SpecifierSet, wanted: SpecifierSet) -> bool:
         if release[-1] > 0:
             lowered = (*release[:-1], release[-1] - 1)
             candidates.add(Version(".".join(map(str, (*lowered, 999)))))
-    allowed = (v for v in candidates if pin.contains(v, prereleases=True))
-    return all(wanted.contains(v, prereleases=True) for v in allowed)
+    return candidates

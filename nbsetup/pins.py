@@ -87,6 +87,10 @@ class Pins:
         # A frozen dataclass still needs a derived lookup table; built once here.
         object.__setattr__(self, "_index", {k: tuple(v) for k, v in index.items()})
 
+    def pins_for(self, manager: str) -> bool:
+        """Whether some pin is for `manager`: a conda environment file gives conda pins."""
+        return any(key[0] == manager for key in self._index)
+
     def lookup(self, name: str, manager: str = "pip") -> RequirementEntry | None:
         """The pin for a package name (any spelling), or None; see `lookup_all`."""
         found = self.lookup_all(name, manager)

@@ -19,6 +19,7 @@ CHANGE_KINDS = (
     "hoisted",
     "pinned",
     "conflict",
+    "mismatch",
     "unpinned",
     "duplicate",
     "moved",
@@ -31,9 +32,11 @@ CHANGE_KINDS = (
     "skipped",
 )
 #: Kinds a user should look at (warnings in text, annotations on GitHub).
-WARNING_KINDS = frozenset({"conflict", "left", "moved", "preloaded", "restart"})
+WARNING_KINDS = frozenset({"conflict", "mismatch", "left", "moved", "preloaded", "restart"})
 #: Kinds the pin policy reports once per package of the environment cell it writes.
-PACKAGE_KINDS = frozenset({"pinned", "unpinned", "conflict", "duplicate", "moved", "kept"})
+PACKAGE_KINDS = frozenset(
+    {"pinned", "unpinned", "conflict", "mismatch", "duplicate", "moved", "kept"}
+)
 
 #: File outcomes.
 CHANGED, UNCHANGED, SKIPPED, FAILED = "changed", "unchanged", "skipped", "failed"
@@ -104,7 +107,8 @@ class Totals:
     skipped: int = 0
     failed: int = 0
     #: Packages in the environment cells of changed files, distinct per file, as the pin notes
-    #: name them (every pip package; conda and apt ones only when duplicated or conflicting).
+    #: name them (every pip package; conda ones when conda pins are in use; otherwise conda and
+    #: apt ones only when duplicated or conflicting).
     packages: int = 0
     conflicts: int = 0
     #: Installs reported as not moved, one per install site and reason.

@@ -414,7 +414,7 @@ def _restart_changes(sources: Sequence[str | None], moved_from: set[int]) -> lis
 def _pin_change(note: pinning.PinNote) -> Change:
     notebook = " and ".join(repr(text) for text in dict.fromkeys(note.notebook))
     result = ", ".join(repr(text) for text in note.result)
-    where = f"{note.origin}, line {note.line}" if note.origin else "the requirements"
+    where = _where(note.origin, note.line)
     messages = {
         "pinned": f"{note.package}: pinned to {result} by {where}",
         "unpinned": f"{note.package}: not in the requirements; kept as {result}",
@@ -426,5 +426,16 @@ def _pin_change(note: pinning.PinNote) -> Change:
         "duplicate": f"{note.package}: installed {len(note.notebook)} times; merged into {result}",
         "moved": f"{note.package}: installed with different options; kept with its last install",
         "kept": f"{note.package}: kept as written",
+        "mismatch": (
+            f"{note.package}: {where} pins {note.pin!r} for pip, "
+            f"{_where(note.conda_origin, note.conda_line)} pins {note.conda_pin!r} for conda"
+        ),
     }
     return Change(note.kind, messages[note.kind], package=note.package)
+
+
+def _where(origin: str | None, line: int | None) -> str:
+    """`requirements.txt, line 3`; only the file when the line is unknown."""
+    if origin is None:
+        return "the requirements"
+    return origin if line is None else f"{origin}, line {line}"

@@ -22,6 +22,7 @@ from nbsetup.pinning import (
     render_lines,
     resolve,
 )
+from nbsetup.pins import RequirementEntry, merge_pins
 from nbsetup.requirements import Pins, parse_requirements
 
 # packaging reads marker strings with backslashes through `ast`, which warns; not our concern.
@@ -455,6 +456,231 @@ def test_render_line_forms():
 def test_render_lines_apt_update_first():
     resolution = Resolution((InstallLine("apt", (), ("ffmpeg",)),), (), apt_update=True)
     assert render_lines(resolution) == ("!apt-get update -qq", "!apt-get install -y ffmpeg")
+
+
+# --- conda pins ---------------------------------------------------------------------------
+
+
+def _conda_name(spec: str) -> str:
+    return canonicalize_name(re.split(r"[\s=<>!~\[]", spec.rpartition("::")[2])[0])
+
+
+def _with_conda(requirements: str, *specs: str) -> Pins:
+    """Pins of a requirements.txt and of an environment.yml listing `specs` from line 3."""
+    conda_entries = tuple(
+        RequirementEntry(spec, None, _conda_name(spec), "environment.yml", line, manager="conda")
+        for line, spec in enumerate(specs, start=3)
+    )
+    return merge_pins(_pins(requirements), Pins(conda_entries, files=("environment.yml",)))
+
+
+# (commands, requirements.txt, environment.yml conda specs, rendered environment lines)
+CONDA_POLICY = [
+    pytest.param(
+        [conda("gdal")], "", ["gdal=3.8.4"], ["%conda install -y gdal=3.8.4"], id="pinned"
+    ),
+    pytest.param(
+        [conda("GDAL>=3.6", options=[("-c", "conda-forge")])],
+        "",
+        ["gdal=3.8.4"],
+        ["%conda install -y --channel conda-forge gdal=3.8.4"],
+        id="spec-replaced-options-kept",
+    ),
+    pytest.param(
+        [conda("conda-forge::gdal")],
+        "",
+        ["gdal=3.8.4"],
+        ["%conda install -y conda-forge::gdal=3.8.4"],
+        id="notebook-channel-kept",
+    ),
+    pytest.param(
+        [conda("gdal")],
+        "",
+        ["conda-forge::gdal=3.8.4=py311h_0"],
+        ["%conda install -y conda-forge::gdal=3.8.4=py311h_0"],
+        id="pin-channel-and-build",
+    ),
+    pytest.param(
+        [conda("gdal=3.8")],
+        "",
+        ["conda-forge::gdal"],
+        ["%conda install -y conda-forge::gdal=3.8"],
+        id="pin-without-version-keeps-notebook-version",
+    ),
+    pytest.param(
+        [conda("numpy"), pip("numpy")],
+        "numpy==1.26.4\n",
+        ["numpy=1.26"],
+        ["%conda install -y numpy=1.26", "%pip install -q numpy==1.26.4"],
+        id="each-installer-its-own-pin",
+    ),
+    pytest.param(
+        [pip("gdal")],
+        "",
+        ["gdal=3.8.4"],
+        ["%pip install -q gdal"],
+        id="conda-pin-not-for-pip",
+    ),
+    pytest.param(
+        [conda("geopandas"), conda("gdal")],
+        "",
+        ["gdal=3.8.4"],
+        ["%conda install -y geopandas gdal=3.8.4"],
+        id="unpinned-kept",
+    ),
+    pytest.param(
+        [InstallCommand("conda", "install", ("gdal>=3",), (("-y", None),))],
+        "",
+        ["gdal>=3.6,<3.9"],
+        ['%conda install -y "gdal>=3.6,<3.9"'],
+        id="range-pin-quoted",
+    ),
+]
+
+
+@pytest.mark.parametrize(("commands", "requirements", "specs", "expected"), CONDA_POLICY)
+def test_conda_policy(commands, requirements, specs, expected):
+    pins = _with_conda(requirements, *specs)
+    first = resolve(commands, pins)
+    assert list(render_lines(first)) == expected
+    again = resolve([_reparse(line) for line in render_lines(first)], pins)
+    assert again.lines == first.lines
+
+
+# (commands, requirements.txt, environment.yml conda specs, [(kind, package)])
+CONDA_NOTES = [
+    pytest.param([conda("gdal")], "", ["gdal=3.8.4"], [("pinned", "gdal")], id="pinned"),
+    pytest.param(
+        [conda("gdal=3.8")], "", ["gdal=3.8.4"], [("pinned", "gdal")], id="fuzzy-satisfied"
+    ),
+    pytest.param(
+        [conda("gdal>=3.6,<4")], "", ["gdal=3.8.4"], [("pinned", "gdal")], id="range-satisfied"
+    ),
+    pytest.param(
+        [conda("gdal=3.6")],
+        "",
+        ["gdal=3.8.4"],
+        [("pinned", "gdal"), ("conflict", "gdal")],
+        id="conflict-version",
+    ),
+    pytest.param(
+        [conda("gdal=3.8.4")],
+        "",
+        ["gdal=3.8"],
+        [("pinned", "gdal"), ("conflict", "gdal")],
+        id="conflict-pin-allows-more",
+    ),
+    pytest.param(
+        [conda("bioconda::gdal")],
+        "",
+        ["conda-forge::gdal=3.8.4"],
+        [("pinned", "gdal"), ("conflict", "gdal")],
+        id="conflict-channel",
+    ),
+    pytest.param(
+        [conda("gdal 3.8.*|3.9.*")],
+        "",
+        ["gdal=3.8.4"],
+        [("pinned", "gdal"), ("conflict", "gdal")],
+        id="unreadable-version-differs",
+    ),
+    pytest.param(
+        [conda("gdal"), conda("gdal")],
+        "",
+        ["gdal=3.8.4"],
+        [("pinned", "gdal"), ("duplicate", "gdal")],
+        id="duplicate",
+    ),
+    pytest.param(
+        [conda("geopandas")],
+        "",
+        ["gdal=3.8.4"],
+        [("unpinned", "geopandas")],
+        id="unpinned-when-conda-pins-are-in-use",
+    ),
+    pytest.param(
+        [conda("geopandas=0.14"), conda("geopandas=1.0")],
+        "",
+        ["gdal=3.8.4"],
+        [("unpinned", "geopandas"), ("conflict", "geopandas")],
+        id="unpinned-conflict",
+    ),
+    pytest.param([conda("geopandas")], "geopandas==1.0\n", [], [], id="no-conda-pins-no-note"),
+    pytest.param(
+        [pip("numpy")],
+        "numpy==2.0.0\n",
+        ["numpy=1.26.4"],
+        [("pinned", "numpy"), ("mismatch", "numpy")],
+        id="mismatch-pip-install",
+    ),
+    pytest.param(
+        [conda("numpy")],
+        "numpy==2.0.0\n",
+        ["numpy=1.26.4"],
+        [("pinned", "numpy"), ("mismatch", "numpy")],
+        id="mismatch-conda-install",
+    ),
+    pytest.param(
+        [conda("numpy"), pip("NumPy")],
+        "numpy==2.0.0\n",
+        ["numpy=1.26.4"],
+        [("pinned", "numpy"), ("mismatch", "numpy"), ("pinned", "numpy")],
+        id="mismatch-reported-once",
+    ),
+    pytest.param(
+        [pip("numpy")],
+        "numpy==1.26.4\n",
+        ["numpy=1.26"],
+        [("pinned", "numpy")],
+        id="same-version-no-mismatch",
+    ),
+    pytest.param(
+        [pip("numpy")],
+        "numpy>=1.20\n",
+        ["numpy=1.26.4=py311h_0"],
+        [("pinned", "numpy")],
+        id="range-containing-conda-version",
+    ),
+    pytest.param(
+        [pip("numpy")],
+        "numpy==2.0.0\n",
+        ["numpy"],
+        [("pinned", "numpy")],
+        id="conda-pin-without-version",
+    ),
+    pytest.param(
+        [pip("numpy")],
+        'numpy==2.1.3; python_version >= "3.13"\nnumpy==1.26.4; python_version < "3.13"\n',
+        ["numpy=1.26.4"],
+        [("pinned", "numpy"), ("mismatch", "numpy")],
+        id="mismatch-in-one-marker-variant",
+    ),
+]
+
+
+@pytest.mark.parametrize(("commands", "requirements", "specs", "expected"), CONDA_NOTES)
+def test_conda_notes(commands, requirements, specs, expected):
+    resolution = resolve(commands, _with_conda(requirements, *specs))
+    assert [(n.kind, n.package) for n in resolution.notes] == expected
+
+
+def test_conda_note_fields():
+    pins = _with_conda("\nnumpy==2.0.0\n", "python=3.11", "numpy=1.26.4")
+    resolution = resolve([conda("conda-forge::numpy<2"), conda("numpy=1.25")], pins)
+    assert resolution.notes == (
+        PinNote(
+            "pinned", "numpy", ("conda-forge::numpy<2", "numpy=1.25"), ("numpy=1.26.4",),
+            "numpy=1.26.4", "environment.yml", 4,
+        ),
+        PinNote(
+            "conflict", "numpy", ("numpy=1.25",), ("numpy=1.26.4",), "numpy=1.26.4",
+            "environment.yml", 4,
+        ),
+        PinNote(
+            "mismatch", "numpy", ("conda-forge::numpy<2", "numpy=1.25"), ("numpy=1.26.4",),
+            "numpy==2.0.0", "requirements.txt", 2, "numpy=1.26.4", "environment.yml", 4,
+        ),
+    )  # fmt: skip
 
 
 # --- helpers modelling IPython and a re-parse of the environment cell ----------------------

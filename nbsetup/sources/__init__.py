@@ -12,6 +12,10 @@ Formats, told apart by file name (`kind`):
 Precedence, wherever the sources come from: earlier wins, except that `pyproject.toml` files
 go after every other source (`ordered`), so the exact pins of a lock or requirements file win
 over the ranges a pyproject.toml declares.
+
+Discovery (`find_pin_sources`) takes, from the nearest directory that has any: the first of
+`requirements.txt`, `pylock.toml`, `uv.lock`; then `environment.yml` (or `.yaml`), whose
+conda pins no lock can give; then a `pyproject.toml` that declares dependencies.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ from nbsetup.sources import conda, pylock, pyproject, uvlock
 
 #: What discovery looks for in each directory: the first lock present, in this order...
 LOCK_NAMES = ("requirements.txt", "pylock.toml", uvlock.FILE_NAME)
-#: ... and, after it, a pyproject.toml that declares dependencies.
+#: ... then the first conda environment file present (conda pins, and pip pins after the
+#: lock's)...
+ENVIRONMENT_NAMES = conda.FILE_NAMES
+#: ... and last a pyproject.toml that declares dependencies.
 RANGES_NAME = pyproject.FILE_NAME
 
 _READERS: dict[str, Callable[[Path], Pins]] = {
@@ -78,10 +85,11 @@ def find_pin_sources(
     """The pin files nearest to a notebook: its directory's, else its parents', in order.
 
     In each directory from the notebook's up to the repository root (a directory holding
-    `.git`, itself included) or the filesystem root: the first of `LOCK_NAMES` present, then
-    `pyproject.toml` when it declares dependencies (read with `load`). The first directory
-    with any of these ends the search. A pyproject.toml without dependencies (one holding only
-    tool settings) is passed over, so the search goes on to the parents.
+    `.git`, itself included) or the filesystem root: the first of `LOCK_NAMES` present, the
+    first of `ENVIRONMENT_NAMES` present, then `pyproject.toml` when it declares dependencies
+    (read with `load`). The first directory with any of these ends the search. A
+    pyproject.toml without dependencies (one holding only tool settings) is passed over, so
+    the search goes on to the parents.
     """
     directory = notebook_path.absolute().parent
     while True:
@@ -94,10 +102,24 @@ def find_pin_sources(
 
 
 def _sources_in(directory: Path, load: Callable[[Path], Pins]) -> tuple[Path, ...]:
-    lock = next((directory / n for n in LOCK_NAMES if (directory / n).is_file()), None)
+    lock = _first(directory, LOCK_NAMES)
+    environment = _first(directory, ENVIRONMENT_NAMES)
     ranges = directory / RANGES_NAME
     declared = ranges.is_file() and bool(load(ranges).entries)
-    return tuple(p for p in (lock, ranges if declared else None) if p is not None)
+    found = (lock, environment, ranges if declared else None)
+    return tuple(p for p in found if p is not None)
 
 
-__all__ = ["LOCK_NAMES", "find_pin_sources", "kind", "load_pin_files", "load_pins", "ordered"]
+def _first(directory: Path, names: Iterable[str]) -> Path | None:
+    return next((directory / n for n in names if (directory / n).is_file()), None)
+
+
+__all__ = [
+    "ENVIRONMENT_NAMES",
+    "LOCK_NAMES",
+    "find_pin_sources",
+    "kind",
+    "load_pin_files",
+    "load_pins",
+    "ordered",
+]
