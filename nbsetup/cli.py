@@ -61,9 +61,9 @@ _pins = click.option(
 )
 #: Pin sources when none is given: the nearest of these, walking up to the repository root.
 _DEFAULT_PINS = (
-    "[tool.nbsetup] pin-sources, else the nearest requirements.txt, pylock.toml or uv.lock "
-    "(with the pyproject.toml beside it) or pyproject.toml, in the notebook's directory or a "
-    "parent, up to the repository root"
+    "[tool.nbsetup] pin-sources, else the pin files of the nearest directory, from the "
+    "notebook's up to the repository root, that has any: the first of requirements.txt, "
+    "pylock.toml, uv.lock; environment.yml; a pyproject.toml that declares dependencies"
 )
 
 
