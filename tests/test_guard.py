@@ -18,25 +18,7 @@ from nbsetup import envcell, guard, transform
 from nbsetup.notebook_io import cell_text
 from nbsetup.pinning import InstallLine
 from nbsetup.requirements import parse_requirements
-
-
-def _code(source, **metadata):
-    return {
-        "cell_type": "code",
-        "execution_count": None,
-        "metadata": metadata,
-        "outputs": [],
-        "source": source,
-    }
-
-
-def _nb(*sources):
-    return {
-        "cells": [_code(source) for source in sources],
-        "metadata": {"kernelspec": {"language": "python", "name": "k", "display_name": "K"}},
-        "nbformat": 4,
-        "nbformat_minor": 4,
-    }
+from tests.test_check import _nb
 
 
 def _pins(text):
