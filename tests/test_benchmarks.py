@@ -1,0 +1,82 @@
+"""The benchmark script still runs: a smoke test on a tiny corpus (no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "bench_compare.py"
+
+
+def _notebook(path: Path, *sources: str) -> None:
+    cells = [
+        {"cell_type": "markdown", "id": "intro", "metadata": {}, "source": ["# Demo\n"]},
+        *(
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"cell-{index}",
+                "metadata": {},
+                "outputs": [],
+                "source": source.splitlines(keepends=True),
+            }
+            for index, source in enumerate(sources)
+        ),
+    ]
+    notebook = {
+        "cells": cells,
+        "metadata": {"kernelspec": {"language": "python", "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(notebook, indent=1) + "\n", encoding="utf-8")
+
+
+def test_bench_compare_quick(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    cells = ("import numpy\n", "x = 1\n", "print(x)\n", "y = 2\n")
+    _notebook(corpus / "a.ipynb", "!pip install numpy pandas\n", *cells)
+    _notebook(corpus / "sub" / "b.ipynb", "%pip install -q requests\n", *cells)
+    _notebook(corpus / "sub" / "c.ipynb", *cells)
+    (corpus / "requirements.txt").write_text("numpy==1.26.4\n", encoding="utf-8")
+    output = tmp_path / "results.json"
+
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--corpus", str(corpus), "--quick", "--output", str(output)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+    assert run.returncode == 0, run.stderr
+    result = json.loads(output.read_text(encoding="utf-8"))
+    assert result["schema"] == "nbsetup-bench-compare/1"
+    assert result["machine"]["cpus"] >= 1
+    assert result["machine"]["versions"]["python"]
+    assert result["corpus"]["notebooks"] == 3
+    for row in (
+        "floor process",
+        "floor in-process",
+        "nbsetup process",
+        "nbsetup in-process",
+        "single nbsetup",
+        "single python -c pass",
+    ):
+        assert result["results"][row]["best_s"] > 0, row
+    assert all(seconds >= 0 for seconds in result["phases"].values())
+    assert [row["factor"] for row in result["scaling"]["rows"]] == [1, 2, 4]
+    assert all(row["us_per_cell"] > 0 for row in result["scaling"]["rows"])
+    assert result["ratios"]["nbsetup/floor in-process"] > 0
+    assert isinstance(result["targets"]["batch <= 2.5x floor (in-process)"], bool)
+    # The corpus itself is never modified.
+    assert "numpy pandas" in (corpus / "a.ipynb").read_text(encoding="utf-8")
+    # Peer tools are optional (CI installs only `.[test]`): rows for missing ones are left out.
+    if result["machine"]["versions"]["nbstripout"] is None:
+        assert "single nbstripout" not in result["results"]
+    else:
+        assert result["ratios"]["single nbsetup/nbstripout"] > 0
