@@ -9,7 +9,6 @@ name and a map of what is installed (`importlib.metadata.packages_distributions(
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -188,6 +187,10 @@ def _longest_prefix(parts: Sequence[str], table: Mapping[str, object]) -> str | 
 @functools.cache
 def installed_packages() -> PackageMap:
     """What this Python environment has installed, read once: import name → distributions."""
+    # Imported here: it costs more start-up time than `nbsetup fix` takes on a small notebook,
+    # and only `nbsetup check` needs it.
+    import importlib.metadata
+
     return MappingProxyType(
         {name: tuple(dists) for name, dists in importlib.metadata.packages_distributions().items()}
     )
