@@ -1,6 +1,6 @@
 """Python statements that run installs: subprocess, os.system, get_ipython(), pip.main.
 
-This is the one module that needs libcst, which takes about half a second to import: longer
+This is the one module that needs libcst, which takes about a third of a second to import: longer
 than nbsetup takes on a typical notebook. `cells.find_calls` imports it on first use, once a
 cell looks like it holds such a call, so runs over notebooks of `!pip` lines never pay for it.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from nbsetup.installs.arguments import SYS_EXECUTABLE, Word
@@ -18,26 +17,40 @@ from nbsetup.magics import mask_cell
 
 _LINE_MAGIC_TOOLS = frozenset({"pip", "conda", "mamba", "micromamba", "uv"})
 
-_SUBPROCESS = m.Call(
-    func=m.Attribute(
-        value=m.Name("subprocess"),
-        attr=m.OneOf(
-            *(m.Name(name) for name in ("run", "call", "check_call", "check_output", "Popen"))
-        ),
+# The calls, by the dotted name of what is called. `cells._CALL_HINT` is the cheap test for
+# them: keep the two in step. Plain names, not `libcst.matchers` patterns: importing the
+# matchers takes 0.4 s, longer than the rest of a run over a typical notebook.
+_SUBPROCESS = frozenset(
+    f"subprocess.{name}" for name in ("run", "call", "check_call", "check_output", "Popen")
+)
+_OS_SYSTEM = "os.system"
+_IPYTHON_SYSTEM = "get_ipython().system"
+_RUN_LINE_MAGIC = "get_ipython().run_line_magic"
+_PIP_MAIN = "pip.main"
+_COMMAND_CALLS = _SUBPROCESS | {_OS_SYSTEM, _IPYTHON_SYSTEM, _RUN_LINE_MAGIC, _PIP_MAIN}
+
+
+def _dotted(node: cst.BaseExpression) -> str | None:
+    """`os.system` for `os.system`, `get_ipython().system` for that; None for other shapes."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted(node.value)
+        return None if base is None else f"{base}.{node.attr.value}"
+    if isinstance(node, cst.Call) and not node.args:
+        called = _dotted(node.func)
+        return f"{called}()" if called == "get_ipython" else None
+    return None
+
+
+def _is_shell_true(arg: cst.Arg) -> bool:
+    return (
+        arg.keyword is not None
+        and arg.keyword.value == "shell"
+        and isinstance(arg.value, cst.Name)
+        and arg.value.value == "True"
     )
-)
-_OS_SYSTEM = m.Call(func=m.Attribute(value=m.Name("os"), attr=m.Name("system")))
-_IPYTHON_SYSTEM = m.Call(
-    func=m.Attribute(value=m.Call(func=m.Name("get_ipython")), attr=m.Name("system"))
-)
-_RUN_LINE_MAGIC = m.Call(
-    func=m.Attribute(value=m.Call(func=m.Name("get_ipython")), attr=m.Name("run_line_magic"))
-)
-_PIP_MAIN = m.Call(func=m.Attribute(value=m.Name("pip"), attr=m.Name("main")))
-# `cells._CALL_HINT` is the cheap test for these calls: keep the two in step.
-_COMMAND_CALL = m.OneOf(_SUBPROCESS, _OS_SYSTEM, _IPYTHON_SYSTEM, _RUN_LINE_MAGIC, _PIP_MAIN)
-_SYS_EXECUTABLE = m.Attribute(value=m.Name("sys"), attr=m.Name("executable"))
-_SHELL_TRUE = m.Arg(keyword=m.Name("shell"), value=m.Name("True"))
+
 
 _BLOCKS = {
     cst.If: "an if block",
@@ -101,7 +114,7 @@ def _argv(node: cst.BaseExpression) -> tuple[Word, ...] | None:
         literal = _literal(value)
         if literal is not None and not isinstance(element, cst.StarredElement):
             words.append(Word(literal, 0, 0))
-        elif m.matches(value, _SYS_EXECUTABLE):
+        elif _dotted(value) == "sys.executable":
             words.append(Word(SYS_EXECUTABLE, 0, 0))
         else:
             code = cst.Module([]).code_for_node(value)
@@ -130,7 +143,7 @@ class _CallFinder(cst.CSTVisitor):
         block = _BLOCKS.get(type(node))
         if block is not None:
             self.blocks.append(block)
-        if isinstance(node, cst.Call) and m.matches(node, _COMMAND_CALL):
+        if isinstance(node, cst.Call) and _dotted(node.func) in _COMMAND_CALLS:
             self._found(node)
         self.path.append(node)
         return True
@@ -165,24 +178,25 @@ class _CallFinder(cst.CSTVisitor):
     ) -> tuple[str, tuple[Word, ...] | None, str | None, bool, str | None] | None:
         positional = [arg.value for arg in node.args if arg.keyword is None and not arg.star]
         keywords = {arg.keyword.value: arg for arg in node.args if arg.keyword is not None}
-        if m.matches(node, _SUBPROCESS):
+        called = _dotted(node.func)
+        if called in _SUBPROCESS:
             first = positional[0] if positional else getattr(keywords.get("args"), "value", None)
             if first is None:
                 return None
             reason = next((r for k, r in _KEYWORD_REASONS.items() if k in keywords), None)
-            if any(m.matches(arg, _SHELL_TRUE) for arg in node.args):
+            if any(_is_shell_true(arg) for arg in node.args):
                 text = _shell_text(first)
                 return None if text is None else ("subprocess", None, text[0], text[1], reason)
             argv = _argv(first)
             return None if argv is None else ("subprocess", argv, None, False, reason)
-        if m.matches(node, _PIP_MAIN):
+        if called == _PIP_MAIN:
             argv = _argv(positional[0]) if positional else None
             return (
                 None
                 if argv is None
                 else ("pip.main", (Word("pip", 0, 0), *argv), None, False, None)
             )
-        if m.matches(node, _RUN_LINE_MAGIC):
+        if called == _RUN_LINE_MAGIC:
             if len(positional) != 2:
                 return None
             magic, line = _literal(positional[0]), _shell_text(positional[1])
@@ -192,7 +206,7 @@ class _CallFinder(cst.CSTVisitor):
         text = _shell_text(positional[0]) if positional else None
         if text is None:
             return None
-        if m.matches(node, _OS_SYSTEM):
+        if called == _OS_SYSTEM:
             return "os.system", None, text[0], text[1], None
         return "get_ipython().system", None, text[0], True, None
 
