@@ -1,0 +1,65 @@
+"""The schema part of the safety net agrees with nbformat's own validator.
+
+The rest of `safety` (lost lines, moved cells, missing installs) is tested with generated
+notebooks in test_properties.py.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from nbformat.validator import get_validator
+
+from nbsetup import safety
+
+
+def _notebook(minor):
+    cell = {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {},
+        "outputs": [],
+        "source": "x = 1",
+    }
+    if minor >= 5:
+        cell["id"] = "a"
+    return {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": minor}
+
+
+def _broken(minor, how):
+    notebook = _notebook(minor)
+    cell = notebook["cells"][0]
+    if how == "source-type":
+        cell["source"] = 3
+    elif how == "unknown-key":
+        cell["colour"] = "red"
+    elif how == "output":
+        cell["outputs"] = [{"output_type": "stream", "name": "stdout"}]
+    return notebook
+
+
+def _nbformat_error(notebook):
+    validator = get_validator(version=4, version_minor=notebook["nbformat_minor"])
+    return next((str(error.message) for error in validator.iter_errors(notebook)), None)
+
+
+@pytest.mark.parametrize("minor", range(6))
+@pytest.mark.parametrize("how", [None, "source-type", "unknown-key", "output"])
+def test_same_verdict_and_message_as_nbformat(minor, how):
+    notebook = _notebook(minor) if how is None else _broken(minor, how)
+    original = copy.deepcopy(notebook)
+    expected = _nbformat_error(notebook)
+    assert (expected is None) is (how is None)
+    assert safety._schema_error(notebook) == expected
+    assert notebook == original  # no silent repairs
+
+
+def test_a_notebook_from_a_newer_nbformat_is_judged_by_nbformat():
+    notebook = _notebook(5)
+    notebook["nbformat_minor"] = 99
+    notebook["cells"][0]["colour"] = "red"  # extra keys are allowed for future minors
+    assert safety._bundled_schema(99) is None
+    assert safety._schema_error(notebook) is None
+    notebook["cells"][0]["source"] = 3
+    assert safety._schema_error(notebook) == _nbformat_error(notebook)
