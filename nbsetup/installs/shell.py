@@ -11,6 +11,10 @@ from nbsetup.installs.arguments import Word, parse_command
 _OPERATORS = ("&&", "||", ";;", "|&", ";", "|", "&", "(", ")")
 _REDIRECT = re.compile(r"(\d*)(&>>|&>|>>|>&|>\||<<<|<<-|<<|<&|<>|>|<)")
 _META = frozenset(" \t\r\n;&|()<>")
+# A run of characters that stand for themselves in a word: not `_META`, quotes, escapes or
+# the start of an expansion. Taken in one step; the scan goes character by character only
+# where the shell's rules need it.
+_PLAIN_RUN = re.compile(r"[^ \t\r\n;&|()<>\\'\"$`]+")
 _SHELL_VARIABLE = re.compile(r"\$\{?([A-Za-z_]\w*|\d)")
 _PYTHON_FIELD = re.compile(r"(?<!\{)\{([^{}]*)\}(?!\})")
 
@@ -172,6 +176,9 @@ def _read_word(text: str, i: int, python_fields: bool) -> tuple[Word, int]:
                 else:
                     out.append(char)
                     i += 1
+        elif (plain := _PLAIN_RUN.match(text, i)) is not None:
+            out.append(plain.group())
+            i = plain.end()
         elif (end := _substitution_end(text, i, braces=True)) is not None:
             out.append(text[i:end])
             i = end
