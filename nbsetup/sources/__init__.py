@@ -20,6 +20,7 @@ conda pins no lock can give; then a `pyproject.toml` that declares dependencies.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -93,25 +94,34 @@ def find_pin_sources(
     """
     directory = notebook_path.absolute().parent
     while True:
-        found = _sources_in(directory, load)
+        # One listing per directory instead of a stat per candidate name: batches ask this
+        # for every notebook, and most directories hold none of the names.
+        try:
+            names = frozenset(os.listdir(directory))
+        except OSError:
+            names = frozenset()
+        found = _sources_in(directory, names, load)
         if found:
             return found
-        if (directory / ".git").exists() or directory.parent == directory:
+        if ".git" in names or directory.parent == directory:
             return ()
         directory = directory.parent
 
 
-def _sources_in(directory: Path, load: Callable[[Path], Pins]) -> tuple[Path, ...]:
-    lock = _first(directory, LOCK_NAMES)
-    environment = _first(directory, ENVIRONMENT_NAMES)
+def _sources_in(
+    directory: Path, names: frozenset[str], load: Callable[[Path], Pins]
+) -> tuple[Path, ...]:
+    lock = _first(directory, names, LOCK_NAMES)
+    environment = _first(directory, names, ENVIRONMENT_NAMES)
     ranges = directory / RANGES_NAME
-    declared = ranges.is_file() and bool(load(ranges).entries)
+    declared = RANGES_NAME in names and ranges.is_file() and bool(load(ranges).entries)
     found = (lock, environment, ranges if declared else None)
     return tuple(p for p in found if p is not None)
 
 
-def _first(directory: Path, names: Iterable[str]) -> Path | None:
-    return next((directory / n for n in names if (directory / n).is_file()), None)
+def _first(directory: Path, names: frozenset[str], wanted: Iterable[str]) -> Path | None:
+    """The first of `wanted` that is a file of `directory` (whose entries are `names`)."""
+    return next((directory / n for n in wanted if n in names and (directory / n).is_file()), None)
 
 
 __all__ = [
