@@ -394,7 +394,10 @@ def _restart_changes(sources: Sequence[str | None], moved_from: set[int]) -> lis
     changes = []
     code = [index for index, source in enumerate(sources) if source is not None]
     previous = {cell: code[i - 1] for i, cell in enumerate(code) if i > 0}
-    for restart in runtime.find_restarts(sources):
+    # Only the cells whose installs moved, and the code cell after each, can be reported.
+    candidates = moved_from | {cell for cell, before in previous.items() if before in moved_from}
+    scanned = [source if index in candidates else None for index, source in enumerate(sources)]
+    for restart in runtime.find_restarts(scanned):
         if restart.alone and previous.get(restart.cell) in moved_from:
             message = (
                 f"restart cell kept ({restart.idiom}): the installs of the cell before it moved "
