@@ -338,8 +338,11 @@ def _schema_problem(
 ) -> str | None:
     """An nbformat schema error in `new`, unless `old` had one too.
 
-    Cells equal to their original are valid when the original is, so only new and changed
-    cells go through the schema (as a notebook of their own): large notebooks stay cheap.
+    Cells equal to their original are valid when the original is, and the notebook-level keys
+    are the original's (`_notebook_problem`), so only new and changed cells go through the
+    schema: large notebooks stay cheap. They are code cells (the rewrite changes no other
+    kind), checked against the schema's code cell definition, which compiles in a third of
+    the time of the whole schema; any other goes through the whole schema, as a notebook.
     """
     old_cells = old["cells"]
     changed = [
@@ -347,7 +350,7 @@ def _schema_problem(
         for cell, origin in zip(new["cells"], origins, strict=True)
         if origin is None or cell != old_cells[origin]
     ]
-    problem = _ids_error(new) or _schema_error({**new, "cells": changed})
+    problem = _ids_error(new) or _cells_error(new, changed)
     if problem is None or _ids_error(old) or _schema_error(old):
         return None
     return f"the result is not a valid notebook ({problem})"
@@ -364,6 +367,22 @@ def _ids_error(notebook: dict[str, Any]) -> str | None:
     return "cell ids are not unique" if len(set(ids)) != len(ids) else None
 
 
+def _cells_error(notebook: dict[str, Any], cells: Sequence[dict[str, Any]]) -> str | None:
+    """The first schema error of `cells`, cells of `notebook` (with their 1-based position)."""
+    minor = notebook.get("nbformat_minor")
+    if not all(isinstance(cell, dict) and cell.get("cell_type") == "code" for cell in cells):
+        return _schema_error({**notebook, "cells": list(cells)})
+    if not _is_minor(minor):
+        return "no integer 'nbformat_minor'"
+    check = _validator(minor, CODE_CELL)
+    for cell in cells:
+        error = check(cell)
+        if error is not None:
+            number = next(i for i, c in enumerate(notebook["cells"], 1) if c is cell)
+            return f"cell {number}: {error}"
+    return None
+
+
 def _schema_error(notebook: dict[str, Any]) -> str | None:
     """The first nbformat 4 schema error.
 
@@ -373,16 +392,20 @@ def _schema_error(notebook: dict[str, Any]) -> str | None:
     minor = notebook.get("nbformat_minor")
     if not _is_minor(minor):
         return "no integer 'nbformat_minor'"
-    return _validator(minor)(notebook)
+    return _validator(minor, NOTEBOOK)(notebook)
 
 
 def _is_minor(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+#: What `_validator` checks: a whole notebook, or one code cell.
+NOTEBOOK, CODE_CELL = "notebook", "code_cell"
+
+
 @functools.cache
-def _validator(minor: int) -> Callable[[dict[str, Any]], str | None]:
-    """The schema check of nbformat 4.`minor`: the notebook's first error, or None.
+def _validator(minor: int, part: str) -> Callable[[dict[str, Any]], str | None]:
+    """The schema check of nbformat 4.`minor` for `part`: the first error, or None.
 
     For the minor versions nbformat ships a schema for, the schema file is compiled with
     fastjsonschema, nbformat's default validator, without importing nbformat itself: that
@@ -394,11 +417,21 @@ def _validator(minor: int) -> Callable[[dict[str, Any]], str | None]:
         from nbformat.validator import get_validator
 
         validator = get_validator(version=4, version_minor=minor)
-        return lambda notebook: next(
-            (str(error.message) for error in validator.iter_errors(notebook)), None
-        )
+
+        def nbformat_error(data: dict[str, Any]) -> str | None:
+            notebook = data if part == NOTEBOOK else {"cells": [data], "metadata": {}}
+            if part != NOTEBOOK:
+                notebook.update(nbformat=4, nbformat_minor=minor)
+            errors = validator.iter_errors(notebook)
+            return next((str(error.message) for error in errors), None)
+
+        return nbformat_error
     import fastjsonschema
 
+    if part == CODE_CELL:
+        schema = {**schema, "$ref": f"#/definitions/{CODE_CELL}"}
+        for key in ("type", "required", "properties", "additionalProperties"):
+            schema.pop(key, None)
     check = fastjsonschema.compile(schema)
 
     def first_error(notebook: dict[str, Any]) -> str | None:

@@ -63,3 +63,22 @@ def test_a_notebook_from_a_newer_nbformat_is_judged_by_nbformat():
     assert safety._schema_error(notebook) is None
     notebook["cells"][0]["source"] = 3
     assert safety._schema_error(notebook) == _nbformat_error(notebook)
+
+
+@pytest.mark.parametrize("minor", range(6))
+@pytest.mark.parametrize("how", [None, "source-type", "unknown-key", "output"])
+def test_changed_code_cells_are_judged_as_the_whole_schema_judges_them(minor, how):
+    notebook = _notebook(minor) if how is None else _broken(minor, how)
+    notebook["cells"].insert(0, _notebook(minor)["cells"][0])
+    expected = _nbformat_error(notebook)
+    found = safety._cells_error(notebook, notebook["cells"][1:])
+    assert (found is None) is (expected is None)
+    if found is not None:
+        assert found.startswith("cell 2: ")
+
+
+def test_changed_cells_of_other_kinds_go_through_the_whole_schema():
+    notebook = _notebook(5)
+    notebook["cells"].append({"cell_type": "markdown", "id": "m", "metadata": {}, "source": 1})
+    assert safety._cells_error(notebook, notebook["cells"]) == _nbformat_error(notebook)
+    assert safety._cells_error(notebook, notebook["cells"]) is not None
