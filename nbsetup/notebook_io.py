@@ -456,13 +456,7 @@ def _decode_notebook(
                 value, value_end = _DECODER.raw_decode(text, value_start)
             pairs.append((key, value))
             members.append((key, key_start, (value_start, value_end)))
-            position = _skip_ws(text, value_end)
-            if text[position] == ",":
-                position = _skip_ws(text, position + 1)
-                if text[position] == "}":
-                    raise _Malformed
-            elif text[position] != "}":
-                raise _Malformed
+            position = _next_item(text, value_end, "}")
         if _skip_ws(text, position + 1) != len(text):
             raise _Malformed
     except (_Malformed, json.JSONDecodeError, IndexError):
@@ -480,14 +474,20 @@ def _decode_items(text: str, start: int) -> tuple[list[Any], int, tuple[_CellLay
         item, end = _DECODER.raw_decode(text, position)
         items.append(item)
         spans.append(_CellLayout((position, end)))
-        position = _skip_ws(text, end)
-        if text[position] == ",":
-            position = _skip_ws(text, position + 1)
-            if text[position] == "]":
-                raise _Malformed
-        elif text[position] != "]":
-            raise _Malformed
+        position = _next_item(text, end, "]")
     return items, position + 1, tuple(spans)
+
+
+def _next_item(text: str, position: int, closer: str) -> int:
+    """After a member or item: at the next one past its `,`, or at `closer`; else malformed."""
+    position = _skip_ws(text, position)
+    if text[position] == ",":
+        position = _skip_ws(text, position + 1)
+        if text[position] == closer:
+            raise _Malformed  # a trailing comma
+    elif text[position] != closer:
+        raise _Malformed
+    return position
 
 
 def _check_no_duplicate_keys(text: str, span: Span) -> None:
