@@ -7,38 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.test_startup import _notebook
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "bench_compare.py"
-
-
-def _notebook(path: Path, *sources: str) -> None:
-    cells = [
-        {"cell_type": "markdown", "id": "intro", "metadata": {}, "source": ["# Demo\n"]},
-        *(
-            {
-                "cell_type": "code",
-                "execution_count": None,
-                "id": f"cell-{index}",
-                "metadata": {},
-                "outputs": [],
-                "source": source.splitlines(keepends=True),
-            }
-            for index, source in enumerate(sources)
-        ),
-    ]
-    notebook = {
-        "cells": cells,
-        "metadata": {"kernelspec": {"language": "python", "name": "python3"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(notebook, indent=1) + "\n", encoding="utf-8")
 
 
 def test_bench_compare_quick(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     cells = ("import numpy\n", "x = 1\n", "print(x)\n", "y = 2\n")
+    (corpus / "sub").mkdir(parents=True)
     _notebook(corpus / "a.ipynb", "!pip install numpy pandas\n", *cells)
     _notebook(corpus / "sub" / "b.ipynb", "%pip install -q requests\n", *cells)
     _notebook(corpus / "sub" / "c.ipynb", *cells)
