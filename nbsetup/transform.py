@@ -310,10 +310,8 @@ def _install_lines(resolution: pinning.Resolution, style: pinning.LineStyle) -> 
     pip lines come last (`pinning.MANAGER_ORDER`), so apt and conda lines stay before the
     block, as plain lines.
     """
-    if style.installer != "auto":
-        return list(pinning.render_lines(resolution, style))
-    if not any(line.manager == "pip" for line in resolution.lines):
-        return list(pinning.render_lines(resolution, replace(style, installer="pip")))
+    if style.installer != "auto" or not any(line.manager == "pip" for line in resolution.lines):
+        return list(pinning.render_lines(resolution, style))  # `auto` writes pip's lines
     pip = pinning.render_lines(resolution, replace(style, installer="pip"))
     uv = pinning.render_lines(resolution, replace(style, installer="uv"))
     plain = len(pip) - sum(line.manager == "pip" for line in resolution.lines)

@@ -66,9 +66,7 @@ def _locked(
     if not isinstance(markers, list) or not all(isinstance(m, str) for m in markers):
         raise RequirementsError(origin, f"{where}: 'resolution-markers' must be strings", line)
     # Several fork markers: this version is used in any of those forks.
-    marker = " or ".join(f"({m})" for m in markers) if len(markers) > 1 else None
-    if len(markers) == 1:
-        marker = markers[0]
+    marker = markers[0] if len(markers) == 1 else " or ".join(f"({m})" for m in markers) or None
     if "git" in source:
         git = tomlfile.optional_string(source, "git", origin, where, line)
         return locks.Locked(name, f"{name} @ {_git_url(git or '')}", marker, line)
