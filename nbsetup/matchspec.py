@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-# Where a name ends: the same split as the pin policy's package key for conda lines.
+# Where a name ends. The pin policy, the safety net and the preloaded-package check all take
+# a conda package's name from `parse`.
 _NAME_END_RE = re.compile(r"[\s=<>!~\[]")
 _OPERATOR_RE = re.compile(r"(==|!=|>=|<=|~=|>|<|=)?(.+)")
 

@@ -383,8 +383,7 @@ def _package_key(manager: str, text: str, requirement: Requirement | None) -> tu
         return (manager, canonicalize_name(requirement.name))
     if manager == "conda":
         # A match spec: `conda-forge::numpy>=1.2` names numpy.
-        name = re.split(r"[\s=<>!~\[]", text.rpartition("::")[2], maxsplit=1)[0]
-        return (manager, name.lower())
+        return (manager, matchspec.parse(text).name)
     return (manager, re.split(r"[=:/]", text, maxsplit=1)[0].lower())
 
 

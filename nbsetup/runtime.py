@@ -22,6 +22,7 @@ from types import MappingProxyType
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from nbsetup import matchspec
 from nbsetup.magics import PYTHON_CELL_MAGICS, scan_cell
 from nbsetup.pinning import InstallLine
 
@@ -119,7 +120,6 @@ REASONS = MappingProxyType(
 )
 #: Options that make pip replace an installed version even without a specifier.
 _REPLACING = frozenset({"--upgrade", "--force-reinstall", "--ignore-installed"})
-_CONDA_NAME_END = re.compile(r"[\s=<>!~\[]")
 
 
 @dataclass(frozen=True)
@@ -165,9 +165,8 @@ def preloaded_pin(
 def _name_and_version(manager: str, text: str) -> tuple[str | None, bool]:
     """A requirement's canonical name and whether it asks for particular versions."""
     if manager == "conda":
-        spec = text.rpartition("::")[2]
-        name = _CONDA_NAME_END.split(spec, maxsplit=1)[0]
-        return canonicalize_name(name), name != spec.strip()
+        spec = matchspec.parse(text)
+        return canonicalize_name(spec.name), bool(spec.version)
     if manager != "pip":
         return None, False
     try:

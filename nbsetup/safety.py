@@ -35,7 +35,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from nbsetup import envcell, installs
+from nbsetup import envcell, installs, matchspec
 from nbsetup.commands import InstallCommand, InstallSite
 from nbsetup.errors import UnsafeChange
 from nbsetup.notebook_io import cell_text
@@ -48,7 +48,6 @@ _INERT = re.compile(r"\s*(#.*)?|\s*%%\w+.*")
 # Every line an install moves out of names its tool somewhere (a guard against line numbers
 # that point at the wrong line; continuation and bracket lines are part of the same site).
 _TOOL = re.compile(r"pip|conda|mamba|\buv\b|apt")
-_CONDA_NAME_END = re.compile(r"[\s=<>!~\[]")
 _APT_NAME_END = re.compile(r"[=:/]")
 
 
@@ -329,7 +328,7 @@ def _package_name(manager: str, text: str) -> str:
             return text
         return text if requirement.url else canonicalize_name(requirement.name)
     if manager == "conda":
-        return _CONDA_NAME_END.split(text.rpartition("::")[2], maxsplit=1)[0].lower()
+        return matchspec.parse(text).name
     return _APT_NAME_END.split(text, maxsplit=1)[0].lower()
 
 
