@@ -17,18 +17,18 @@ __version__ = "0.1.0.dev0"
 
 from nbsetup.api import (
     FixResult,
-    UnpinnedPackages,
     check_path,
     fix_bytes,
     fix_path,
     load_config,
     load_pins,
 )
-from nbsetup.check import Diagnostic
+from nbsetup.changes import Change
 from nbsetup.config import ProjectConfig
-from nbsetup.errors import NbsetupError
+from nbsetup.errors import NbsetupError, UnpinnedPackages
+from nbsetup.lint import Diagnostic
 from nbsetup.pins import Pins
-from nbsetup.report import SCHEMA_VERSION, Change
+from nbsetup.report import SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -8,37 +8,24 @@ nothing is written unless `fix_path` is asked to write.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbsetup import check as lint
-from nbsetup import config as settings
-from nbsetup import distributions, notebook_io, runtime, transform
+import nbsetup.config
+from nbsetup import lint, pipeline
+from nbsetup.changes import Change
 from nbsetup.config import ProjectConfig
-from nbsetup.discovery import local_modules, project_config
-from nbsetup.errors import NbsetupError
-from nbsetup.pins import Pins, merge_pins
-from nbsetup.report import CHANGED, SKIPPED, UNCHANGED, Change, FileResult
+from nbsetup.pins import Pins
+from nbsetup.report import CHANGED, FileResult
 from nbsetup.sources import load_pin_files
 
 #: A pin file given by path.
 PathLike = str | os.PathLike[str]
 #: Pins as data (`load_pins`), or the pin files to read them from.
 PinsArgument = Pins | PathLike | Sequence[PathLike] | None
-
-
-class UnpinnedPackages(NbsetupError):
-    """`pin-missing` is on and the environment cell would hold packages the pins leave open."""
-
-    def __init__(self, packages: Sequence[str], label: str | None) -> None:
-        where = f"by {label}" if label else "(no requirements file found)"
-        super().__init__(f"not pinned {where}: {', '.join(packages)} (pin-missing is on)")
-        #: The packages without a pin, as the environment cell names them.
-        self.packages = tuple(packages)
 
 
 @dataclass(frozen=True)
@@ -125,8 +112,8 @@ def fix_bytes(
         >>> if result.changed:
         ...     Path("demo.ipynb").write_bytes(result.data)
     """
-    loaded, label = _pins_and_label(pins, pins_label)
-    return _fix(data, loaded, config or ProjectConfig(), label, label)
+    choice = _choice(pins, pins_label)
+    return _result(pipeline.fix_data(data, config or ProjectConfig(), choice), None)
 
 
 def fix_path(
@@ -156,27 +143,8 @@ def fix_path(
             invalid, pin-missing fails, or the rewrite failed a safety check. The file is then
             left untouched.
     """
-    notebook = Path(path)
-    data = notebook_io.read_bytes(notebook)
-    project = config if config is not None else project_config(notebook.absolute().parent)
-    if isinstance(pins, Pins):
-        loaded, label = _pins_and_label(pins, None)
-        origin = label
-    else:
-        from nbsetup import batch  # the command line's own pin discovery
-
-        if pins is None:
-            sources = batch._pin_sources(notebook, project)
-        else:
-            sources = tuple(batch._shown(Path(p)) for p in _path_list(pins))
-        loaded = merge_pins(*(batch._pins(source) for source in sources))
-        here = notebook.absolute().parent
-        label = ", ".join(os.path.relpath(s.absolute(), here) for s in sources) or None
-        origin = ", ".join(str(source) for source in sources) or None
-    result = replace(_fix(data, loaded, project, label, origin), path=str(path))
-    if write and result.changed:
-        notebook_io.write_atomic(notebook, result.data)
-    return result
+    fixed = pipeline.fix_file(Path(path), project=config, pins=_request(pins), write=write)
+    return _result(fixed, str(path))
 
 
 def check_path(
@@ -194,27 +162,12 @@ def check_path(
     Raises `NbsetupError` for a file that cannot be read as a notebook, and ValueError for an
     unknown code. Nothing is written.
     """
-    notebook = Path(path)
-    document = notebook_io.loads(notebook_io.read_bytes(notebook))
-    here = notebook.absolute().parent
-    project = config if config is not None else project_config(here)
-    if transform.skip_reason(document.notebook, project.kernels) is not None:
-        return []
-    if pins is None:
-        from nbsetup import batch
-
-        loaded = merge_pins(*(batch._pins(s) for s in batch._pin_sources(notebook, project)))
-    else:
-        loaded, _ = _pins_and_label(pins, None)
     rules = lint.Config(
         select=frozenset(code.upper() for code in select) if select is not None else None,
         ignore=frozenset(code.upper() for code in ignore),
-        kernels=project.kernels,
-        local_modules=local_modules(here),
-        preloaded=runtime.preloaded(project.preloaded, project.extend_preloaded),
     )
-    packages = distributions.installed_packages()
-    return list(lint.diagnose(document.notebook, loaded, rules, packages))
+    checked = pipeline.check_file(Path(path), rules=rules, project=config, pins=_request(pins))
+    return list(checked.diagnostics)
 
 
 def load_config(path: PathLike) -> ProjectConfig:
@@ -222,43 +175,35 @@ def load_config(path: PathLike) -> ProjectConfig:
 
     Raises `NbsetupError` (a `ConfigError`) naming the file and key of an invalid setting.
     """
-    return settings.load_config(Path(path))
+    return nbsetup.config.load_config(Path(path))
 
 
-# --- the core shared with the command line --------------------------------------------------
+# --- from the API's arguments to the pipeline's ----------------------------------------------
 
 
-def _fix(
-    data: bytes, pins: Pins, project: ProjectConfig, label: str | None, origin: str | None
-) -> FixResult:
-    """Rewrite one notebook's bytes; pure but for reading nothing and writing nothing."""
-    document = notebook_io.loads(data)
-    skipped = transform.skip_reason(document.notebook, project.kernels)
-    if skipped is not None:
-        return FixResult(SKIPPED, data, (Change("skipped", skipped),))
-    options = transform.Config.for_project(project, label)
-    result = transform.hoist(document.notebook, pins, options)
-    unpinned = [c.package for c in result.changes if c.kind == "unpinned" and c.package]
-    if project.pin_missing and unpinned:
-        raise UnpinnedPackages(unpinned, label)
-    new_data = notebook_io.dumps(document, result.notebook, result.origins)
-    if new_data == data:
-        return FixResult(UNCHANGED, data, result.changes, requirements=origin)
-    # The safety net, on the data parsed back from the bytes about to be returned. Imported
-    # here: it loads nbformat's validator, which a notebook with nothing to change never needs.
-    from nbsetup import safety
-
-    safety.verify(document.notebook, json.loads(new_data), result.origins)
-    return FixResult(CHANGED, new_data, result.changes, requirements=origin)
+def _result(fixed: pipeline.Fixed, path: str | None) -> FixResult:
+    return FixResult(fixed.status, fixed.data, fixed.changes, path, fixed.origin)
 
 
-def _pins_and_label(pins: PinsArgument, label: str | None) -> tuple[Pins, str | None]:
+def _choice(pins: PinsArgument, label: str | None) -> pipeline.PinChoice:
+    """Pins given to `fix_bytes`, named by `label` or else by their files."""
     if pins is None:
-        return Pins(), label
+        return pipeline.PinChoice(label=label, origin=label)
     if isinstance(pins, Pins):
-        return pins, label if label is not None else (", ".join(pins.files) or None)
+        shown = label if label is not None else (", ".join(pins.files) or None)
+        return pipeline.PinChoice(pins, shown, shown)
     paths = _path_list(pins)
-    return load_pins(paths), label if label is not None else ", ".join(map(str, paths))
+    shown = label if label is not None else ", ".join(map(str, paths))
+    return pipeline.PinChoice(load_pins(paths), shown, shown)
+
+
+def _request(pins: PinsArgument) -> pipeline.PinRequest:
+    """Pins given to `fix_path`/`check_path`: None discovers them, as the command line does."""
+    if pins is None:
+        return None
+    if isinstance(pins, Pins):
+        return _choice(pins, None)
+    return tuple(Path(p) for p in _path_list(pins))
 
 
 def _path_list(paths: PathLike | Sequence[PathLike]) -> list[PathLike]:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from nbsetup import __version__, batch, discovery, pinning, report
-from nbsetup import check as lint
+from nbsetup import __version__, batch, discovery, envcell, lint, report
+from nbsetup.changes import WARNING_KINDS
 from nbsetup.config import ConfigError
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def main() -> None:
 @_exclude
 @click.option(
     "--installer",
-    type=click.Choice(pinning.INSTALLERS),
+    type=click.Choice(envcell.INSTALLERS),
     default=None,
     help="What runs the environment cell's pip lines: pip (%pip install), uv (%uv pip "
     "install, for uv-made environments without pip) or auto (pip when the kernel has it, else "
@@ -160,9 +160,9 @@ def fix(
         outcome = batch.run(files, settings, on_result=lambda _: progress.update(1))
     options = report.RunOptions(check=check, diff=show_diff)
     _emit(outcome, options, output_format, quiet, verbose)
-    code = report.exit_code(outcome.results, options, interrupted=outcome.interrupted)
+    code = report.fix_exit_code(outcome.results, options, interrupted=outcome.interrupted)
     if report_file is not None:
-        text = report.render_json(outcome.results, options, interrupted=outcome.interrupted)
+        text = report.fix_json(outcome.results, options, interrupted=outcome.interrupted)
         try:
             batch.write_report(report_file, text)
         except OSError as error:
@@ -182,16 +182,16 @@ def _emit(
     """The report on stdout; then, on stderr, the failed files next to the closing summary."""
     results = outcome.results
     if output_format == "json":
-        click.echo(report.render_json(results, options, interrupted=outcome.interrupted))
+        click.echo(report.fix_json(results, options, interrupted=outcome.interrupted))
     elif output_format == "github":
-        for line in report.render_github(results):
+        for line in report.fix_annotations(results):
             click.echo(line)
     else:
         for result in results:
             if result.diff:
                 click.echo(result.diff, nl=False)
             for change in result.changes:
-                if not quiet or change.kind in report.WARNING_KINDS:
+                if not quiet or change.kind in WARNING_KINDS:
                     click.echo(report.format_change(result.path, change))
     for result in results:
         if result.error is not None:
@@ -199,7 +199,7 @@ def _emit(
             if verbose and result.traceback:
                 click.echo(result.traceback, err=True, nl=False)
     if not quiet or outcome.interrupted:
-        line = report.summary_line(
+        line = report.fix_summary(
             results, options, interrupted=outcome.interrupted, total=outcome.total
         )
         click.echo(line, err=True)
@@ -273,9 +273,9 @@ def check_command(
         outcome = batch.run_check(files, settings, on_result=lambda _: progress.update(1))
     results = outcome.results
     if output_format == "json":
-        click.echo(lint.render_json(results, interrupted=outcome.interrupted))
+        click.echo(report.check_json(results, interrupted=outcome.interrupted))
     else:
-        render = lint.render_github if output_format == "github" else lint.render_text
+        render = report.check_annotations if output_format == "github" else report.check_lines
         for line in render(results):
             click.echo(line)
     for result in results:
@@ -286,9 +286,11 @@ def check_command(
         elif result.skipped is not None and not quiet:
             click.echo(f"{result.path}: info: skipped: {result.skipped}", err=True)
     if not quiet or outcome.interrupted:
-        summary = lint.summary_line(results, interrupted=outcome.interrupted, total=outcome.total)
+        summary = report.check_summary(
+            results, interrupted=outcome.interrupted, total=outcome.total
+        )
         click.echo(summary, err=True)
-    sys.exit(lint.exit_code(results, interrupted=outcome.interrupted))
+    sys.exit(report.check_exit_code(results, interrupted=outcome.interrupted))
 
 
 def _one_requirements_option(requirements: Path | None, pins: tuple[Path, ...]) -> Path | None:

@@ -29,8 +29,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from nbsetup.envcell import INSTALLERS, PIP_STYLES
 from nbsetup.errors import NbsetupError
-from nbsetup.pinning import INSTALLERS, PIP_STYLES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,13 +61,13 @@ class ProjectConfig:
     exclude: tuple[str, ...] = ()
     #: Whether a hoisted package that the requirements do not pin fails its notebook.
     pin_missing: bool = False
-    #: How the environment cell runs pip: `pinning.PIP_STYLES`, the magic or a shell escape.
+    #: How the environment cell runs pip: `envcell.PIP_STYLES`, the magic or a shell escape.
     env_cell_style: str = "%pip"
     #: Whether the environment cell's install lines pass `-q`.
     quiet_install: bool = True
     #: Kernel languages (lower case) of the notebooks to rewrite; others are skipped.
     kernels: tuple[str, ...] = ("python",)
-    #: What runs the pip lines: `pinning.INSTALLERS` (`auto`: pip if the kernel has it, else uv).
+    #: What runs the pip lines: `envcell.INSTALLERS` (`auto`: pip if the kernel has it, else uv).
     installer: str = "pip"
     #: Whether the environment cell checks, when it runs, that the pins took effect.
     guard: bool = False

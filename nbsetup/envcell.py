@@ -14,6 +14,11 @@ MARKER_VALUE: dict[str, Any] = {"role": "environment"}
 CELL_ID = "nbsetup-environment"
 #: Generated comment lines start with this; any other line of the cell is the user's.
 HEADER_PREFIX = "# nbsetup:"
+#: How pip lines may start: the magic (installs into the kernel's environment) or the shell.
+PIP_STYLES = ("%pip", "!pip")
+#: What runs the pip lines: pip, uv's pip interface (environments made by uv have no pip), or
+#: `auto`, a block of the environment cell choosing between them when it runs (`envcell`).
+INSTALLERS = ("pip", "uv", "auto")
 
 
 def find(cells: Sequence[dict[str, Any]]) -> int | None:

@@ -40,6 +40,7 @@ from packaging.version import InvalidVersion, Version
 
 from nbsetup import matchspec
 from nbsetup.commands import InstallCommand
+from nbsetup.envcell import INSTALLERS, PIP_STYLES
 from nbsetup.requirements import Pins, RequirementEntry
 
 #: Output order of managers; `uv` is written back as pip.
@@ -98,11 +99,6 @@ OPTION_ALIASES = {
 }
 _PREFIXES = {"apt": "!apt-get install -y", "conda": "%conda install -y"}
 APT_UPDATE_LINE = "!apt-get update -qq"
-#: How pip lines may start: the magic (installs into the kernel's environment) or the shell.
-PIP_STYLES = ("%pip", "!pip")
-#: What runs the pip lines: pip, uv's pip interface (environments made by uv have no pip), or
-#: `auto`, a block of the environment cell choosing between them when it runs (`envcell`).
-INSTALLERS = ("pip", "uv", "auto")
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from nbsetup import envcell, installs, matchspec
+from nbsetup import envcell, installs, matchspec, verdicts
 from nbsetup.commands import InstallCommand, InstallSite
 from nbsetup.errors import UnsafeChange
 from nbsetup.notebook_io import cell_text
@@ -43,8 +43,6 @@ from nbsetup.notebook_io import cell_text
 #: Ends every safety message: the rewrite, not the notebook, is at fault.
 BUG_NOTE = "nothing was written; this is an nbsetup bug, please report it with this notebook"
 
-# What may be left of a cell that is removed: blank lines, comments, a cell magic line.
-_INERT = re.compile(r"\s*(#.*)?|\s*%%\w+.*")
 # Every line an install moves out of names its tool somewhere (a guard against line numbers
 # that point at the wrong line; continuation and bracket lines are part of the same site).
 _TOOL = re.compile(r"pip|conda|mamba|\buv\b|apt")
@@ -193,7 +191,7 @@ def _removed_problem(index: int, segments: Sequence[_Segment]) -> str | None:
         if segment.site and not _TOOL.search(segment.line):
             return _not_an_install(index, segment)
         for line in _rest(segment.site) if segment.site else [segment.line]:
-            if not _INERT.fullmatch(line):
+            if not verdicts.is_inert(line):
                 return f"code cell {index + 1} was removed with its line {line!r}"
     return None
 

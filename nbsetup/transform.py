@@ -13,25 +13,17 @@ After::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from nbsetup import envcell, guard, installs, pinning, runtime
+from nbsetup import envcell, guard, installs, pinning, runtime, verdicts
+from nbsetup.changes import WARNING_KINDS, Change
 from nbsetup.commands import InstallCommand, InstallSite
-from nbsetup.config import ProjectConfig
 from nbsetup.notebook_io import cell_text
 from nbsetup.pins import Pins
-from nbsetup.report import WARNING_KINDS, Change
-
-# A line that keeps nothing alive once the installs around it are gone.
-# A bare cell magic (`%%capture`, `%%bash`, `%%time`, ...) with no body left does nothing but
-# fail (IPython refuses a cell magic with an empty body).
-_INERT_LINE = re.compile(r"\s*(#.*)?|%%\w+\b[^\n]*", re.DOTALL)
-
 
 NO_PINS = Pins()
 
@@ -53,21 +45,6 @@ class Config:
     guard: bool = False
     #: Distributions the runtime imports before the first cell, with who loads them.
     preloaded: Mapping[str, str] = field(default_factory=runtime.preloaded)
-
-    @classmethod
-    def for_project(cls, project: ProjectConfig, requirements_label: str | None) -> Config:
-        """The transform settings a project's configuration (merged with the command line) asks."""
-        style = pinning.LineStyle(
-            pip=project.env_cell_style, quiet=project.quiet_install, installer=project.installer
-        )
-        return cls(
-            requirements_label=requirements_label,
-            style=style,
-            kernels=project.kernels,
-            pin_missing=project.pin_missing,
-            guard=project.guard,
-            preloaded=runtime.preloaded(project.preloaded, project.extend_preloaded),
-        )
 
 
 @dataclass(frozen=True)
@@ -119,7 +96,7 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
     ]
     sites = installs.find_installs(sources)
     env = _EnvCell.read(cells[env_index]) if env_index is not None else _EnvCell.empty()
-    moving = _moving_sites(sites, env)
+    moving = verdicts.moving_sites(sites, env.commands)
     hoisted = [command for site in moving for command in site.commands if command.movable]
     changes = [change for site in sites for change in _left_changes(site)]
     if env_index is None and not hoisted:
@@ -152,7 +129,7 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
             origins.append(index)
             continue
         text = _apply(cell_text(cell), by_cell[index])
-        if all(_INERT_LINE.fullmatch(line) for line in text.splitlines()):
+        if all(verdicts.is_inert(line) for line in text.splitlines()):
             changes.append(
                 Change("cell-removed", "cell removed: only installs were left", index + 1)
             )
@@ -242,19 +219,6 @@ class _EnvCell:
         )
 
 
-def _moving_sites(sites: Sequence[InstallSite], env: _EnvCell) -> list[InstallSite]:
-    """The movable sites; an `apt-get update` moves only when some apt install is hoisted."""
-    movable = [site for site in sites if site.movable]
-    commands = [*env.commands, *(c for site in movable for c in site.commands if c.movable)]
-    if any(c.manager == "apt" and c.action == "install" for c in commands):
-        return movable
-    return [site for site in movable if not all(_is_apt_update(c) for c in site.commands)]
-
-
-def _is_apt_update(command: InstallCommand) -> bool:
-    return command.manager == "apt" and command.action == "update"
-
-
 def _meaning(lines: Sequence[pinning.InstallLine]) -> set[tuple[object, ...]]:
     """Install lines compared by what they install, not how they are spelt or ordered."""
     return {
@@ -331,37 +295,28 @@ def _template(cells: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 
 def _command_text(command: InstallCommand) -> str:
     """What a command installs, for the report: `numpy pandas`, `-r requirements.txt`."""
-    words = [
-        *command.requirements,
-        *(f"-r {path}" for path in command.requirement_files),
-        *(f"-c {path}" for path in command.constraint_files),
-    ]
+    words = verdicts.install_words(command, editable=False)
     return " ".join(words) or f"{command.manager} {command.action}"
 
 
 def _left_changes(site: InstallSite) -> list[Change]:
     """One change per reason a site's commands stay where they are."""
-    by_reason: dict[str, list[str]] = {}
-    for command in site.commands:
-        if not command.movable:
-            reason = command.reason or "not movable"
-            by_reason.setdefault(reason, []).append(_command_text(command))
     return [
         Change(
             "left",
             f"install not moved: {reason}",
             site.cell + 1,
             site.start + 1,
-            ", ".join(dict.fromkeys(what)),
+            ", ".join(dict.fromkeys(_command_text(command) for command in commands)),
         )
-        for reason, what in by_reason.items()
+        for reason, commands in verdicts.left_in_place(site).items()
     ]
 
 
 def _hoisted_change(site: InstallSite) -> Change:
     moved = [command for command in site.commands if command.movable]
     what = ", ".join(_command_text(command) for command in moved)
-    if all(_is_apt_update(command) for command in moved):
+    if all(verdicts.is_apt_update(command) for command in moved):
         message = "moved apt-get update to the environment cell (it precedes the apt installs)"
     else:
         message = f"moved {site.form} install of {what} to the environment cell"

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from nbsetup import check, distributions, envcell, transform
+from nbsetup import distributions, envcell, lint, report, transform
 from nbsetup.imports import Import, find_imports, written_modules
 from nbsetup.requirements import parse_requirements
 
@@ -46,14 +46,14 @@ def _pins(text):
 def _found(notebook, code, pins=NO_PINS, packages=distributions.NO_PACKAGES, **config):
     """(cell, line, package) of each diagnostic with `code`."""
     select = frozenset({code})
-    diagnostics = check.diagnose(notebook, pins, check.Config(select=select, **config), packages)
+    diagnostics = lint.diagnose(notebook, pins, lint.Config(select=select, **config), packages)
     assert all(d.code == code for d in diagnostics)
     return [(d.cell, d.line, d.package) for d in diagnostics]
 
 
 def _messages(notebook, code, pins=NO_PINS, packages=distributions.NO_PACKAGES):
-    config = check.Config(select=frozenset({code}))
-    return [d.message for d in check.diagnose(notebook, pins, config, packages)]
+    config = lint.Config(select=frozenset({code}))
+    return [d.message for d in lint.diagnose(notebook, pins, config, packages)]
 
 
 # NBS001: installed after it is imported ---------------------------------------------------------
@@ -464,7 +464,7 @@ def test_nbs008_silent(notebook):
     ],
 )
 def test_suppression(source, expected):
-    diagnostics = check.diagnose(_nb("x = 1", source))
+    diagnostics = lint.diagnose(_nb("x = 1", source))
     assert sorted({d.code for d in diagnostics}) == expected
 
 
@@ -475,30 +475,30 @@ def test_suppression_on_any_line_of_an_import():
 
 def test_select_and_ignore():
     notebook = _nb("import numpy", "!pip install numpy")
-    everything = {d.code for d in check.diagnose(notebook)}
+    everything = {d.code for d in lint.diagnose(notebook)}
     assert everything == {"NBS001", "NBS002", "NBS006"}
-    selected = check.Config(select=frozenset({"NBS002", "NBS006"}), ignore=frozenset({"NBS006"}))
-    assert [d.code for d in check.diagnose(notebook, config=selected)] == ["NBS002"]
-    ignored = check.Config(ignore=frozenset({"NBS001"}))
-    assert [d.code for d in check.diagnose(notebook, config=ignored)] == ["NBS002", "NBS006"]
+    selected = lint.Config(select=frozenset({"NBS002", "NBS006"}), ignore=frozenset({"NBS006"}))
+    assert [d.code for d in lint.diagnose(notebook, config=selected)] == ["NBS002"]
+    ignored = lint.Config(ignore=frozenset({"NBS001"}))
+    assert [d.code for d in lint.diagnose(notebook, config=ignored)] == ["NBS002", "NBS006"]
 
 
 @pytest.mark.parametrize("field", ["select", "ignore"])
 def test_unknown_code_is_a_value_error(field):
     with pytest.raises(ValueError, match="unknown diagnostic code: NBS999"):
-        check.Config(**{field: frozenset({"NBS001", "NBS999"})})
+        lint.Config(**{field: frozenset({"NBS001", "NBS999"})})
 
 
 def test_parse_codes():
-    assert check.parse_codes(" nbs001,NBS005 ,") == frozenset({"NBS001", "NBS005"})
+    assert lint.parse_codes(" nbs001,NBS005 ,") == frozenset({"NBS001", "NBS005"})
     with pytest.raises(ValueError, match="unknown diagnostic code: E501"):
-        check.parse_codes("NBS001,E501")
+        lint.parse_codes("NBS001,E501")
 
 
 def test_non_python_kernel_is_not_checked():
     notebook = _nb("!pip install numpy", language="R")
-    assert check.diagnose(notebook) == ()
-    assert {d.code for d in check.diagnose(notebook, config=check.Config(kernels=("R",)))} == {
+    assert lint.diagnose(notebook) == ()
+    assert {d.code for d in lint.diagnose(notebook, config=lint.Config(kernels=("R",)))} == {
         "NBS002",
         "NBS006",
     }
@@ -506,7 +506,7 @@ def test_non_python_kernel_is_not_checked():
 
 def test_diagnostics_sorted_and_deduplicated():
     notebook = _nb("import numpy\n!pip install numpy numpy", "import sklearn")
-    diagnostics = check.diagnose(notebook)
+    diagnostics = lint.diagnose(notebook)
     assert [(d.cell, d.line, d.code) for d in diagnostics] == [
         (1, 2, "NBS001"),
         (1, 2, "NBS002"),
@@ -629,28 +629,28 @@ def test_requirement_name(text, expected):
 
 # Rendering and exit codes ------------------------------------------------------------------------
 
-FLAGGED = check.FileCheck(
+FLAGGED = report.FileCheck(
     "dir/a,b.ipynb",
     (
-        check.Diagnostic("NBS002", "numpy is installed unpinned: 100%", 2, 1, "numpy"),
-        check.Diagnostic("NBS006", "install of numpy ...", 2, 1, "numpy"),
+        lint.Diagnostic("NBS002", "numpy is installed unpinned: 100%", 2, 1, "numpy"),
+        lint.Diagnostic("NBS006", "install of numpy ...", 2, 1, "numpy"),
     ),
     requirements="requirements.txt",
 )
-CLEAN = check.FileCheck("clean.ipynb")
-SKIPPED = check.FileCheck("r.ipynb", skipped="not a Python notebook (kernel language: r)")
-FAILED = check.FileCheck("bad.ipynb", error="not valid JSON (line 1, column 1: expecting value)")
+CLEAN = report.FileCheck("clean.ipynb")
+SKIPPED = report.FileCheck("r.ipynb", skipped="not a Python notebook (kernel language: r)")
+FAILED = report.FileCheck("bad.ipynb", error="not valid JSON (line 1, column 1: expecting value)")
 
 
 def test_render_text():
-    assert check.render_text([FLAGGED, CLEAN, FAILED]) == [
+    assert report.check_lines([FLAGGED, CLEAN, FAILED]) == [
         "dir/a,b.ipynb:2:1: NBS002 numpy is installed unpinned: 100%",
         "dir/a,b.ipynb:2:1: NBS006 install of numpy ...",
     ]
 
 
 def test_render_json():
-    document = json.loads(check.render_json([FLAGGED, CLEAN, SKIPPED, FAILED]))
+    document = json.loads(report.check_json([FLAGGED, CLEAN, SKIPPED, FAILED]))
     assert document["schema"] == 1
     assert document["exit_code"] == 2
     assert document["interrupted"] is False
@@ -680,7 +680,7 @@ def test_render_json():
 
 
 def test_render_github():
-    assert check.render_github([FLAGGED, CLEAN, FAILED]) == [
+    assert report.check_annotations([FLAGGED, CLEAN, FAILED]) == [
         "::warning file=dir/a%2Cb.ipynb,title=NBS002::cell 2, line 1: numpy is installed "
         "unpinned: 100%25",
         "::warning file=dir/a%2Cb.ipynb,title=NBS006::cell 2, line 1: install of numpy ...",
@@ -689,11 +689,11 @@ def test_render_github():
 
 
 def test_summary_line():
-    assert check.summary_line([FLAGGED, CLEAN, SKIPPED, FAILED]) == (
+    assert report.check_summary([FLAGGED, CLEAN, SKIPPED, FAILED]) == (
         "4 files scanned: 1 flagged, 1 clean, 1 skipped, 1 failed; 2 diagnostics"
     )
-    assert check.summary_line([CLEAN]) == "1 file scanned: 0 flagged, 1 clean; 0 diagnostics"
-    assert check.summary_line([FLAGGED], interrupted=True, total=9) == (
+    assert report.check_summary([CLEAN]) == "1 file scanned: 0 flagged, 1 clean; 0 diagnostics"
+    assert report.check_summary([FLAGGED], interrupted=True, total=9) == (
         "interrupted after 1 of 9 files: 1 flagged, 0 clean; 2 diagnostics"
     )
 
@@ -708,5 +708,5 @@ def test_summary_line():
     ],
 )
 def test_exit_code(results, code):
-    assert check.exit_code(results) == code
-    assert check.exit_code(results, interrupted=True) == 130
+    assert report.check_exit_code(results) == code
+    assert report.check_exit_code(results, interrupted=True) == 130

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from nbsetup import batch
-from nbsetup import check as lint
+from nbsetup import lint
 from nbsetup.cli import main
 from tests.test_cli import _notebook, _write
 

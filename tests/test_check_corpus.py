@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nbsetup import check, distributions, notebook_io, transform
+from nbsetup import distributions, lint, notebook_io, report, transform
 from nbsetup.requirements import find_requirements, load_requirements
 from tests.conftest import CORPUS_NOTEBOOKS
 
@@ -21,7 +21,7 @@ from tests.conftest import CORPUS_NOTEBOOKS
 @dataclass(frozen=True)
 class _Checked:
     path: str
-    diagnostics: tuple[check.Diagnostic, ...]
+    diagnostics: tuple[lint.Diagnostic, ...]
     #: Whether `transform.hoist` changes the notebook.
     hoisted: bool
     #: The codes `check` reports on the hoisted notebook.
@@ -42,9 +42,9 @@ def checked(corpus_copy: Path) -> list[_Checked]:
         notebook = notebook_io.loads(path.read_bytes()).notebook
         requirements = find_requirements(path)
         pins = load_requirements(requirements) if requirements else transform.NO_PINS
-        diagnostics = check.diagnose(notebook, pins, check.Config(), packages)
+        diagnostics = lint.diagnose(notebook, pins, lint.Config(), packages)
         result = transform.hoist(notebook, pins)
-        after = check.diagnose(result.notebook, pins, check.Config(), packages)
+        after = lint.diagnose(result.notebook, pins, lint.Config(), packages)
         cells = tuple(len(notebook_io.cell_text(cell).splitlines()) for cell in notebook["cells"])
         results.append(
             _Checked(
@@ -63,7 +63,7 @@ def test_every_notebook_is_checked(checked):
     assert len(checked) == len(CORPUS_NOTEBOOKS)
     for item in checked:
         for diagnostic in item.diagnostics:
-            assert diagnostic.code in check.CODES
+            assert diagnostic.code in lint.CODES
             assert 1 <= diagnostic.cell <= len(item.cell_lines), (item.path, diagnostic)
             assert 1 <= diagnostic.line <= max(item.cell_lines[diagnostic.cell - 1], 1)
         if item.skipped:
@@ -93,15 +93,15 @@ def test_fixed_notebooks_have_no_scattered_installs(checked):
 
 
 def test_reports_render(checked):
-    results = [check.FileCheck(item.path, item.diagnostics) for item in checked]
-    document = json.loads(check.render_json(results))
+    results = [report.FileCheck(item.path, item.diagnostics) for item in checked]
+    document = json.loads(report.check_json(results))
     assert sum(document["summary"]["diagnostics"].values()) == sum(
         len(item.diagnostics) for item in checked
     )
-    total = len(check.render_text(results))
+    total = len(report.check_lines(results))
     assert (
         total
-        == len(check.render_github(results))
+        == len(report.check_annotations(results))
         == sum(document["summary"]["diagnostics"].values())
     )
 
@@ -116,7 +116,7 @@ def test_report_counts(checked, capsys):
     lines = [f"nbsetup check over {len(checked)} corpus notebooks ({clean} clean):"]
     lines += [
         f"  {code} {summary:<45} {notebooks[code]:>4} notebooks {diagnostics[code]:>5} diagnostics"
-        for code, summary in check.CODES.items()
+        for code, summary in lint.CODES.items()
     ]
     with capsys.disabled():
         print("\n" + "\n".join(lines))

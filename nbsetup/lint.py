@@ -3,17 +3,15 @@
 `diagnose(notebook, pins, config)` returns `Diagnostic`s, one per hazard, each with a code from
 `CODES`, a message and a 1-based cell and line; each rule's details are in its `_nbs00N`
 function. A trailing comment `# nbsetup: ignore[NBS001,NBS002]` (bare `# nbsetup: ignore`:
-every code) on any line of the flagged statement suppresses its diagnostics. The renderers at
-the end turn per-file results into text, JSON or GitHub annotations, and an exit code.
+every code) on any line of the flagged statement suppresses its diagnostics. The report layer
+(`nbsetup.report`) renders them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import sys
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -21,12 +19,11 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from nbsetup import distributions, envcell, installs, pinning, runtime
+from nbsetup import distributions, envcell, installs, pinning, runtime, verdicts
 from nbsetup.commands import InstallCommand, InstallSite
 from nbsetup.distributions import NO_PACKAGES, PackageMap
 from nbsetup.imports import Import, find_imports, written_modules
 from nbsetup.notebook_io import cell_text
-from nbsetup.report import FAILED, SCHEMA_VERSION, SKIPPED, count, escape_data, escape_property
 from nbsetup.requirements import Pins
 from nbsetup.transform import NO_PINS, skip_reason
 
@@ -202,12 +199,7 @@ def _is_suppressed(finding: _Finding, comments: Mapping[int, frozenset[str] | No
 
 def _describe(command: InstallCommand) -> str:
     """What a command does, for messages: `numpy, pandas`, `-r req.txt`, `pip uninstall x`."""
-    words = [
-        *command.requirements,
-        *(f"-e {value}" for flag, value in command.options if flag in ("-e", "--editable")),
-        *(f"-r {path}" for path in command.requirement_files),
-        *(f"-c {path}" for path in command.constraint_files),
-    ]
+    words = verdicts.install_words(command)
     if command.action in ("install", "update") and words:
         return ", ".join(words)
     return " ".join([command.manager, command.action, *words])
@@ -304,14 +296,8 @@ def _is_range(text: str) -> bool:
 def _nbs004(sites: Sequence[InstallSite]) -> Iterator[_Finding]:
     """NBS004: commands `nbsetup fix` leaves in place, one finding per site and reason."""
     for site in sites:
-        by_reason: dict[str, list[str]] = {}
-        for command in site.commands:
-            if not command.movable:
-                by_reason.setdefault(command.reason or "not movable", []).append(
-                    _describe(command)
-                )
-        for reason, described in by_reason.items():
-            what = ", ".join(dict.fromkeys(described))
+        for reason, commands in verdicts.left_in_place(site).items():
+            what = ", ".join(dict.fromkeys(_describe(command) for command in commands))
             yield _Finding.at(site, "NBS004", f"`nbsetup fix` cannot hoist {what}: {reason}", what)
 
 
@@ -377,14 +363,10 @@ def _nbs006(
     Any movable install outside the environment cell, even in the first code cell: `fix`
     moves those too. As in the transform, an `apt-get update` moves only with an apt install.
     """
-    movable = [site for site in sites if site.movable]
-    commands = [c for site in (*env_sites, *movable) for c in site.commands if c.movable]
-    apt = any(c.manager == "apt" and c.action == "install" for c in commands)
+    kept = [c for site in env_sites if site.movable for c in site.commands if c.movable]
     first_code = next((i for i, s in enumerate(sources) if s is not None and i != env_index), None)
-    for site in movable:
+    for site in verdicts.moving_sites(sites, kept):
         moved = [c for c in site.commands if c.movable]
-        if not apt and all(c.manager == "apt" and c.action == "update" for c in moved):
-            continue
         what = ", ".join(_describe(c) for c in moved)
         noun = "install of " if all(c.action == "install" for c in moved) else ""
         if env_index is not None:
@@ -433,119 +415,3 @@ def _nbs008(sites: Sequence[InstallSite], sources: Sequence[str | None]) -> Iter
                 "it; delete it, or keep it only if the runtime needs a restart for another reason"
             )
             yield _Finding("NBS008", message, restart.cell, restart.start, restart.end, None)
-
-
-#: File outcomes of a check run: the fix outcomes `skipped`/`failed`, and these two.
-CLEAN, FLAGGED = "clean", "flagged"
-
-
-@dataclass(frozen=True)
-class FileCheck:
-    """The outcome of checking one path: its diagnostics, or why it was skipped or failed."""
-
-    path: str
-    diagnostics: tuple[Diagnostic, ...] = ()
-    #: Why the file could not be checked (`PATH: error: REASON`), else None.
-    error: str | None = None
-    #: Why the notebook was not checked (e.g. an R kernel), else None.
-    skipped: str | None = None
-    #: Where the pins came from, if anywhere.
-    requirements: str | None = None
-    #: The last frames of an internal error's traceback, shown under `-v` (not in JSON).
-    traceback: str = ""
-
-    @property
-    def status(self) -> str:
-        """`failed`, `skipped`, `flagged` (some diagnostics) or `clean`."""
-        if self.error is not None:
-            return FAILED
-        if self.skipped is not None:
-            return SKIPPED
-        return FLAGGED if self.diagnostics else CLEAN
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON report form of this file's result."""
-        return {
-            "path": self.path,
-            "status": self.status,
-            "error": self.error,
-            "skipped": self.skipped,
-            "requirements": self.requirements,
-            "diagnostics": [diagnostic.to_dict() for diagnostic in self.diagnostics],
-        }
-
-
-def exit_code(results: Iterable[FileCheck], *, interrupted: bool = False) -> int:
-    """0 all clean (or skipped), 1 some diagnostics, 2 a file failed (wins), 130 Ctrl-C."""
-    if interrupted:
-        return 130
-    statuses = {result.status for result in results}
-    if FAILED in statuses:
-        return 2
-    return 1 if FLAGGED in statuses else 0
-
-
-def format_diagnostic(path: str, diagnostic: Diagnostic) -> str:
-    """The ruff-style text line: `nb.ipynb:3:1: NBS001 numpy is installed after ...`."""
-    return f"{path}:{diagnostic.cell}:{diagnostic.line}: {diagnostic.code} {diagnostic.message}"
-
-
-def render_text(results: Sequence[FileCheck]) -> list[str]:
-    """One `format_diagnostic` line per diagnostic, file by file (errors go to stderr)."""
-    return [format_diagnostic(r.path, d) for r in results for d in r.diagnostics]
-
-
-def render_json(results: Sequence[FileCheck], *, interrupted: bool = False) -> str:
-    """The machine-readable report of a check run (`--format json`), schema `SCHEMA_VERSION`.
-
-    `summary` counts files by status and diagnostics by code (codes that occur).
-    """
-    counts = Counter(result.status for result in results)
-    codes = Counter(d.code for result in results for d in result.diagnostics)
-    document = {
-        "schema": SCHEMA_VERSION,
-        "summary": {
-            **{status: counts[status] for status in (FLAGGED, CLEAN, SKIPPED, FAILED)},
-            "diagnostics": {code: codes[code] for code in CODES if codes[code]},
-        },
-        "interrupted": interrupted,
-        "exit_code": exit_code(results, interrupted=interrupted),
-        "files": [result.to_dict() for result in results],
-    }
-    return json.dumps(document, indent=2, ensure_ascii=False)
-
-
-def render_github(results: Sequence[FileCheck]) -> list[str]:
-    """GitHub Actions workflow commands: a warning per diagnostic, an error per failed file.
-
-    Annotations carry no `line`: GitHub would read it as a line of the notebook's JSON text.
-    """
-    lines = []
-    for result in results:
-        path = escape_property(result.path)
-        if result.error is not None:
-            lines.append(f"::error file={path}::{escape_data(result.error)}")
-        for d in result.diagnostics:
-            message = escape_data(f"cell {d.cell}, line {d.line}: {d.message}")
-            lines.append(f"::warning file={path},title={d.code}::{message}")
-    return lines
-
-
-def summary_line(
-    results: Sequence[FileCheck], *, interrupted: bool = False, total: int | None = None
-) -> str:
-    """The closing line of a run (`total`: the files it set out to check), as `fix` words it.
-
-    `3 files scanned: 1 flagged, 1 clean, 1 failed; 4 diagnostics`, or `interrupted after 120
-    of 2000 files: ...` when Ctrl-C stopped it.
-    """
-    counts = Counter(result.status for result in results)
-    scanned = len(results)
-    if interrupted:
-        head = f"interrupted after {scanned} of {total or scanned} files"
-    else:
-        head = f"{count(scanned, 'file')} scanned"
-    files = [f"{counts[FLAGGED]} flagged", f"{counts[CLEAN]} clean"]
-    files += [f"{counts[status]} {status}" for status in (SKIPPED, FAILED) if counts[status]]
-    found = count(sum(len(result.diagnostics) for result in results), "diagnostic")
-    return f"{head}: {', '.join(files)}; {found}"

@@ -1,0 +1,220 @@
+"""One notebook through nbsetup, for the command line and the API alike.
+
+`fix_file` is the whole per-file pipeline of `nbsetup fix`: read the bytes, decode them, find
+the project's settings, decide whether the notebook is skipped, choose and read its pins, run
+the pure core (`transform.hoist`), apply the pin-missing policy, encode, verify the rewrite
+(`safety`) and write it. `fix_data` is the same for bytes in memory, `check_file` the same up to
+the lint rules for `nbsetup check`. Each decision is made here once, in this order, so that
+`nbsetup fix PATH` and `nbsetup.fix_path(PATH)` report the same outcome and the same error for
+the same inputs. Errors are raised (`NbsetupError`); the batch shell turns them into a failed
+file, the API passes them on.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from nbsetup import config, distributions, lint, notebook_io, pinning, runtime, transform
+from nbsetup.changes import Change
+from nbsetup.config import Overrides, ProjectConfig
+from nbsetup.discovery import local_modules, project_config
+from nbsetup.errors import UnpinnedPackages
+from nbsetup.pins import Pins, merge_pins
+from nbsetup.report import CHANGED, SKIPPED, UNCHANGED, FileCheck, render_diff
+from nbsetup.sources import find_pin_sources, load_pins, ordered
+
+
+@dataclass(frozen=True)
+class PinChoice:
+    """The pins of one notebook and how reports name where they came from."""
+
+    pins: Pins = field(default_factory=Pins)
+    #: How the environment cell's header names the sources: relative to the notebook's
+    #: directory (`../requirements.txt`); None: no pins.
+    label: str | None = None
+    #: How reports name them: relative to the working directory when below it.
+    origin: str | None = None
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """What fixing one notebook gave: status, the bytes to keep, the changes made."""
+
+    #: `CHANGED`, `UNCHANGED` or `SKIPPED`.
+    status: str
+    #: The notebook to keep: the input bytes themselves unless `status` is `CHANGED`.
+    data: bytes
+    changes: tuple[Change, ...] = ()
+    #: `PinChoice.origin` of the pins used.
+    origin: str | None = None
+    #: The unified diff of cell sources, when asked for.
+    diff: str = ""
+
+
+#: How a caller gives the pins: None (the project's or the nearest pin files), pin files by
+#: path, or pins already read.
+PinRequest = PinChoice | Sequence[Path] | None
+
+#: No setting given on the command line.
+NO_OVERRIDES = Overrides()
+#: Every lint rule.
+ALL_RULES = lint.Config()
+
+
+def project_for(path: Path, overrides: Overrides = NO_OVERRIDES) -> ProjectConfig:
+    """The settings in force for the notebook at `path`: the command line over its project's."""
+    return config.merge(overrides, project_config(path.absolute().parent))
+
+
+def choose_pins(path: Path, project: ProjectConfig, request: PinRequest = None) -> PinChoice:
+    """The pins for the notebook at `path`: as requested, else `[tool.nbsetup] pin-sources`,
+    else the nearest pin files; each file is read once per process while it is unchanged."""
+    if isinstance(request, PinChoice):
+        return request
+    if request is not None:
+        sources = ordered(request)
+    elif project.requirements:
+        sources = ordered(project.requirements)
+    else:
+        sources = find_pin_sources(path.absolute(), cached_pins)
+    shown = tuple(_shown(source) for source in sources)
+    here = path.absolute().parent
+    return PinChoice(
+        merge_pins(*(cached_pins(source) for source in shown)),
+        ", ".join(os.path.relpath(source.absolute(), here) for source in shown) or None,
+        ", ".join(str(source) for source in shown) or None,
+    )
+
+
+def hoist_options(project: ProjectConfig, label: str | None) -> transform.Config:
+    """The core's options for a project's settings (merged with the command line)."""
+    style = pinning.LineStyle(
+        pip=project.env_cell_style, quiet=project.quiet_install, installer=project.installer
+    )
+    return transform.Config(
+        requirements_label=label,
+        style=style,
+        kernels=project.kernels,
+        pin_missing=project.pin_missing,
+        guard=project.guard,
+        preloaded=runtime.preloaded(project.preloaded, project.extend_preloaded),
+    )
+
+
+def fix_file(
+    path: Path,
+    overrides: Overrides = NO_OVERRIDES,
+    *,
+    project: ProjectConfig | None = None,
+    pins: PinRequest = None,
+    write: bool = True,
+    diff: bool = False,
+) -> Fixed:
+    """Fix the notebook at `path`, writing it back when it changed and `write` is set.
+
+    `project`: the settings to use instead of the notebook's `[tool.nbsetup]` (and
+    `overrides`). Raises `NbsetupError` for a file that cannot be fixed; it is then untouched.
+    """
+    data = notebook_io.read_bytes(path)
+    fixed = _fix(
+        data,
+        lambda: project if project is not None else project_for(path, overrides),
+        lambda settings: choose_pins(path, settings, pins),
+        str(path) if diff else None,
+    )
+    if write and fixed.status == CHANGED:
+        notebook_io.write_atomic(path, fixed.data)
+    return fixed
+
+
+def fix_data(data: bytes, project: ProjectConfig, pins: PinChoice) -> Fixed:
+    """Fix a notebook given as bytes, with the settings and pins given; reads nothing."""
+    return _fix(data, lambda: project, lambda _: pins, None)
+
+
+def _fix(
+    data: bytes,
+    settings: Callable[[], ProjectConfig],
+    choose: Callable[[ProjectConfig], PinChoice],
+    diff_path: str | None,
+) -> Fixed:
+    # The order of the steps decides which error a broken input gets: the notebook's own
+    # (decoding) first, then its project's settings, then its pins.
+    document = notebook_io.loads(data)
+    project = settings()
+    skipped = transform.skip_reason(document.notebook, project.kernels)
+    if skipped is not None:
+        return Fixed(SKIPPED, data, (Change("skipped", skipped),))
+    choice = choose(project)
+    result = transform.hoist(document.notebook, choice.pins, hoist_options(project, choice.label))
+    unpinned = [c.package for c in result.changes if c.kind == "unpinned" and c.package]
+    if project.pin_missing and unpinned:
+        raise UnpinnedPackages(unpinned, choice.label, choice.origin)
+    new_data = notebook_io.dumps(document, result.notebook, result.origins)
+    if new_data == data:
+        return Fixed(UNCHANGED, data, result.changes, choice.origin)
+    # The safety net, on the data parsed back from the bytes about to be written. Imported
+    # here: it loads nbformat's validator, which a run with nothing to change never needs.
+    from nbsetup import safety
+
+    safety.verify(document.notebook, json.loads(new_data), result.origins)
+    shown = render_diff(diff_path, document.notebook, result.notebook) if diff_path else ""
+    return Fixed(CHANGED, new_data, result.changes, choice.origin, shown)
+
+
+def check_file(
+    path: Path,
+    overrides: Overrides = NO_OVERRIDES,
+    rules: lint.Config = ALL_RULES,
+    *,
+    project: ProjectConfig | None = None,
+    pins: PinRequest = None,
+) -> FileCheck:
+    """Lint the notebook at `path` (`nbsetup check`); raises `NbsetupError` as `fix_file` does."""
+    document = notebook_io.loads(notebook_io.read_bytes(path))
+    settings = project if project is not None else project_for(path, overrides)
+    skipped = transform.skip_reason(document.notebook, settings.kernels)
+    if skipped is not None:
+        return FileCheck(str(path), skipped=skipped)
+    choice = choose_pins(path, settings, pins)
+    here = path.absolute().parent
+    in_force = replace(
+        rules,
+        kernels=settings.kernels,
+        local_modules=rules.local_modules | local_modules(here),
+        preloaded=runtime.preloaded(settings.preloaded, settings.extend_preloaded),
+    )
+    packages = distributions.installed_packages()
+    diagnostics = lint.diagnose(document.notebook, choice.pins, in_force, packages)
+    return FileCheck(str(path), diagnostics, requirements=choice.origin)
+
+
+def _shown(path: Path) -> Path:
+    """`path` as reports show it: relative to the working directory when below it."""
+    absolute = path.absolute()
+    try:
+        return absolute.relative_to(Path.cwd())
+    except ValueError:
+        return absolute
+
+
+def cached_pins(path: Path) -> Pins:
+    """Parse a pin file once per process (per worker), however many notebooks use it."""
+    try:
+        status = path.stat()
+    except OSError:
+        return load_pins(path)  # reports the reason
+    # The stamp keeps a long-lived process (tests, an editor integration) from using a stale
+    # parse after the file changed.
+    return _cached_pins(path, status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_pins(path: Path, mtime_ns: int, size: int) -> Pins:
+    del mtime_ns, size  # parts of the cache key only
+    return load_pins(path)

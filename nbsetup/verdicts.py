@@ -1,0 +1,70 @@
+"""Judgements that `fix`, `check` and the safety net must make alike, made in one place.
+
+`transform.hoist` acts on them, `lint` reports them and `safety` verifies the rewrite against
+them; a rule changed here changes all three.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from nbsetup.commands import InstallCommand, InstallSite
+
+# A line that keeps nothing alive once the installs around it are gone: blank, a comment, or
+# a bare cell magic (`%%capture`, `%%bash`, `%%time`, ...), which with no body left does
+# nothing but fail (IPython refuses a cell magic with an empty body).
+_INERT_LINE = re.compile(r"\s*(#.*)?|%%\w+\b.*", re.DOTALL)
+
+
+def is_inert(line: str) -> bool:
+    """Whether a line left in a cell after its installs moved may go with the cell."""
+    return _INERT_LINE.fullmatch(line) is not None
+
+
+def is_apt_update(command: InstallCommand) -> bool:
+    """`apt-get update`: it moves only to precede an apt install that moves too."""
+    return command.manager == "apt" and command.action == "update"
+
+
+def installs_apt(commands: Iterable[InstallCommand]) -> bool:
+    """Whether an apt install is among `commands` (so an `apt-get update` moves with it)."""
+    return any(c.manager == "apt" and c.action == "install" for c in commands)
+
+
+def moving_sites(
+    sites: Sequence[InstallSite], kept: Sequence[InstallCommand]
+) -> list[InstallSite]:
+    """The sites whose installs move, beside the commands the environment cell `kept`.
+
+    Every movable site, except one that only runs `apt-get update` when no apt install is in
+    the environment cell or moves into it.
+    """
+    movable = [site for site in sites if site.movable]
+    commands = [*kept, *(c for site in movable for c in site.commands if c.movable)]
+    if installs_apt(commands):
+        return movable
+    return [site for site in movable if not all(is_apt_update(c) for c in site.commands)]
+
+
+def install_words(command: InstallCommand, *, editable: bool = True) -> list[str]:
+    """What a command names, in words: `numpy`, `-e .`, `-r req.txt`, `-c constraints.txt`.
+
+    `editable=False` leaves out `-e` targets (never moved, so never in an environment cell).
+    """
+    editables = [v for flag, v in command.options if flag in ("-e", "--editable")]
+    return [
+        *command.requirements,
+        *(f"-e {value}" for value in (editables if editable else ())),
+        *(f"-r {path}" for path in command.requirement_files),
+        *(f"-c {path}" for path in command.constraint_files),
+    ]
+
+
+def left_in_place(site: InstallSite) -> dict[str, list[InstallCommand]]:
+    """The commands of a site that stay where they are, grouped by the reason, in order."""
+    by_reason: dict[str, list[InstallCommand]] = {}
+    for command in site.commands:
+        if not command.movable:
+            by_reason.setdefault(command.reason or "not movable", []).append(command)
+    return by_reason
