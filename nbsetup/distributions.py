@@ -156,7 +156,7 @@ def provider(module: str, packages: PackageMap = NO_PACKAGES) -> Provider:
             return Provider(curated, CURATED[curated], "curated")
         size = min(NAMESPACES[namespace], len(parts))
         lengths = range(size, namespace.count(".") + 1, -1)
-        guesses = [canonicalize_name("-".join(parts[:length])) for length in lengths]
+        guesses: list[str] = [canonicalize_name("-".join(parts[:length])) for length in lengths]
         guesses += CURATED.get(curated or "", ())
         present = {canonicalize_name(name) for name in packages.get(top, ())}
         confirmed = [name for name in guesses if name in present]

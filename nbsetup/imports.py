@@ -27,7 +27,10 @@ IMPORTING_CELL_MAGICS = PYTHON_CELL_MAGICS | {"timeit"}
 GUARD_EXCEPTIONS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
 
 # `try: ... except* ImportError:` (3.11+) has the same fields as `try`.
-_TRY_NODES = (ast.Try, ast.TryStar) if sys.version_info >= (3, 11) else (ast.Try,)
+if sys.version_info >= (3, 11):
+    _TRY_NODES: tuple[type[ast.stmt], ...] = (ast.Try, ast.TryStar)
+else:
+    _TRY_NODES = (ast.Try,)
 _IMPORT = re.compile(r"import\s+(.+)", re.DOTALL)
 _FROM = re.compile(r"from\s+(\.*)\s*([\w.]*)\s+import\s+(.+)", re.DOTALL)
 _WORD = re.compile(r"[\w.*]+")

@@ -223,8 +223,11 @@ def _nbs001(
     for site in sites:
         names = (n for c in site.commands for n in distributions.installed_names(c) if n)
         for name in dict.fromkeys(names):
-            item, found = first.get(name, (None, None))
-            if item is None or found is None or (item.cell, item.line) >= (site.cell, site.start):
+            earliest = first.get(name)
+            if earliest is None:
+                continue
+            item, found = earliest
+            if (item.cell, item.line) >= (site.cell, site.start):
                 continue
             where = "line" if item.cell == site.cell else f"cell {item.cell + 1}, line"
             message = (

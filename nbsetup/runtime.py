@@ -81,7 +81,7 @@ def preloaded(names: Iterable[str] | None = None, extend: Iterable[str] = ()) ->
     reason, others are `CONFIGURED`.
     """
     chosen = PRELOADED.keys() if names is None else names
-    found = {}
+    found: dict[str, str] = {}
     for name in (*chosen, *extend):
         key = canonicalize_name(name)
         found[key] = PRELOADED.get(key, CONFIGURED)
@@ -157,7 +157,7 @@ def preloaded_pin(
 ) -> PreloadedPin | None:
     """The `PreloadedPin` when requirement `text` (with its line's option tokens) replaces one."""
     name, versioned = _name_and_version("pip" if manager == "uv" else manager, text)
-    if name in names and (versioned or bool(_REPLACING & set(options))):
+    if name is not None and name in names and (versioned or bool(_REPLACING & set(options))):
         return PreloadedPin(name, text, names[name])
     return None
 

@@ -155,9 +155,7 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
             envcell.as_source(env_text, _source_shape(cells)),
             _template(cells),
             with_id=notebook.get("nbformat_minor", 0) >= 5,
-            taken=frozenset(
-                cell.get("id") for cell in new_cells if isinstance(cell.get("id"), str)
-            ),
+            taken=frozenset(cell["id"] for cell in new_cells if isinstance(cell.get("id"), str)),
         )
         env_origin = None
     position = next(

@@ -9,8 +9,7 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from nbsetup import batch
-from nbsetup import lint
+from nbsetup import batch, lint
 from nbsetup.cli import main
 from tests.test_cli import _notebook, _write
 

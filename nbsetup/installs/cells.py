@@ -99,7 +99,7 @@ class _State:
 
 
 def _names(requirements: Sequence[str]) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for text in requirements:
         try:
             names.add(canonicalize_name(Requirement(text).name))
@@ -226,7 +226,7 @@ def _line_site(
         commands = [
             replace(c, movable=False, reason=whole_reason) if c.movable else c for c in commands
         ]
-    replacement = None
+    replacement: tuple[str, ...] | None = None
     if any(command.movable for command in commands):
         kept = [part for part in parts if part.command is None or not part.command.movable]
         replacement = ()

@@ -99,7 +99,7 @@ def _shell_text(node: cst.BaseExpression) -> tuple[str, bool] | None:
         for part in node.parts:
             if isinstance(part, cst.FormattedStringText):
                 pieces.append(part.value)
-            else:
+            elif isinstance(part, cst.FormattedStringExpression):
                 pieces.append("{" + cst.Module([]).code_for_node(part.expression) + "}")
         return "".join(pieces), True
     return None

@@ -170,18 +170,18 @@ def _read_word(text: str, i: int, python_fields: bool) -> tuple[Word, int]:
                 elif char == "\\" and text[i + 1 : i + 2] in ('"', "\\", "$", "`"):
                     out.append(text[i + 1])
                     i += 2
-                elif (end := _substitution_end(text, i, braces=False)) is not None:
-                    out.append(text[i:end])
-                    i = end
+                elif (stop := _substitution_end(text, i, braces=False)) is not None:
+                    out.append(text[i:stop])
+                    i = stop
                 else:
                     out.append(char)
                     i += 1
         elif (plain := _PLAIN_RUN.match(text, i)) is not None:
             out.append(plain.group())
             i = plain.end()
-        elif (end := _substitution_end(text, i, braces=True)) is not None:
-            out.append(text[i:end])
-            i = end
+        elif (stop := _substitution_end(text, i, braces=True)) is not None:
+            out.append(text[i:stop])
+            i = stop
         else:
             out.append(char)
             i += 1
