@@ -13,13 +13,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from urllib.parse import urlsplit
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from nbsetup import packages
 from nbsetup.commands import InstallCommand
-from nbsetup.installs.arguments import is_local_path
 
 #: Top-level import name → the distributions that provide it (`packages_distributions` shape).
 PackageMap = Mapping[str, Sequence[str]]
@@ -104,10 +102,6 @@ NAMESPACES: Mapping[str, int] = MappingProxyType(
 #: and Kaggle's own helpers.
 RUNTIME_MODULES = frozenset({"IPython", "ipykernel", "google.colab", "kaggle_secrets"})
 
-_VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+", "git://")
-_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
-_EGG = re.compile(r"[#&]egg=([A-Za-z0-9_.-]+)")
-_ARCHIVE = re.compile(r"([A-Za-z0-9_.]+?)-\d[^/]*\.(?:whl|tar\.gz|tgz|zip|tar\.bz2)$")
 _CONDA_NAME = re.compile(r"[\s=<>!~\[]")
 
 
@@ -207,58 +201,10 @@ def installed_names(command: InstallCommand) -> tuple[str | None, ...]:
         return ()
     unknown = (None,) * len(command.requirement_files)
     if command.manager == "conda":
-        return (*(_conda_name(text) for text in command.requirements), *unknown)
+        return (*(packages.conda_name(text) for text in command.requirements), *unknown)
     editable = tuple(
-        requirement_name(value or "")
+        packages.pip_name(value or "")
         for flag, value in command.options
         if flag in ("-e", "--editable")
     )
-    return (*(requirement_name(text) for text in command.requirements), *editable, *unknown)
-
-
-def requirement_name(text: str) -> str | None:
-    """The canonical project name of a pip requirement argument, None when it cannot be known.
-
-    `numpy[extra]>=1` → `numpy`; `name @ https://...` → `name`; a URL's `#egg=` fragment or
-    archive file name; a VCS URL's repository name (`git+https://host/org/repo.git@v1` →
-    `repo`, a guess); None for a local path, another URL, or text pip would reject.
-    """
-    if is_local_path(text):
-        return None
-    try:
-        return canonicalize_name(Requirement(text).name)
-    except InvalidRequirement:
-        pass
-    if not _URL.match(text) and not text.startswith(_VCS_SCHEMES):
-        return None
-    egg = _EGG.search(text)
-    if egg:
-        return canonicalize_name(egg.group(1))
-    vcs = text.startswith(_VCS_SCHEMES)
-    path = urlsplit(text.split("+", 1)[-1] if vcs else text).path
-    archive = _ARCHIVE.search(path)
-    if archive:
-        return canonicalize_name(archive.group(1))
-    if not vcs:
-        return None
-    last = path.rstrip("/").rsplit("/", 1)[-1].split("@", 1)[0].removesuffix(".git")
-    return canonicalize_name(last) if last else None
-
-
-def is_vcs(text: str) -> bool:
-    """Whether a requirement installs from a version-control URL (`git+https://...`)."""
-    location = text.split(" @ ", 1)[-1].strip()
-    return location.startswith(_VCS_SCHEMES)
-
-
-def vcs_revision(text: str) -> str | None:
-    """The revision a VCS requirement names (`...repo.git@v1.2#egg=x` → `v1.2`), else None."""
-    location = text.split(" @ ", 1)[-1].strip().split("+", 1)[-1]
-    path = urlsplit(location).path
-    return path.rsplit("@", 1)[1] if "@" in path else None
-
-
-def _conda_name(text: str) -> str | None:
-    # A match spec: `conda-forge::numpy>=1.2` names numpy, as in the pin policy.
-    name = _CONDA_NAME.split(text.rpartition("::")[2], maxsplit=1)[0]
-    return canonicalize_name(name) if name else None
+    return (*(packages.pip_name(text) for text in command.requirements), *editable, *unknown)

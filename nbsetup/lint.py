@@ -19,7 +19,7 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from nbsetup import distributions, envcell, installs, pinning, runtime, verdicts
+from nbsetup import distributions, envcell, installs, packages, pinning, runtime, verdicts
 from nbsetup.commands import InstallCommand, InstallSite
 from nbsetup.distributions import NO_PACKAGES, PackageMap
 from nbsetup.imports import Import, find_imports, written_modules
@@ -260,7 +260,7 @@ def _nbs002_nbs003(sites: Sequence[InstallSite], pins: Pins) -> Iterator[_Findin
 def _pin_finding(
     site: InstallSite, command: InstallCommand, text: str, pins: Pins
 ) -> Iterator[_Finding]:
-    name = distributions.requirement_name(text)
+    name = packages.pip_name(text)
     if name is None:
         return
     kinds: dict[str, pinning.PinNote] = {}
@@ -274,7 +274,7 @@ def _pin_finding(
         where = f"{conflict.origin}, line {conflict.line}"
         message = f"{name}: the notebook asks for {text!r}, {where} pins {pinned}"
         yield _Finding.at(site, "NBS003", message, name)
-    elif distributions.is_vcs(text) and distributions.vcs_revision(text) is None:
+    elif packages.is_vcs(text) and packages.vcs_revision(text) is None:
         message = f"{name} is installed from {text!r} without a pinned revision (@commit or @tag)"
         yield _Finding.at(site, "NBS002", message, name)
     elif not kinds and _is_range(text):

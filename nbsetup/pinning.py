@@ -38,7 +38,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from nbsetup import matchspec
+from nbsetup import matchspec, packages
 from nbsetup.commands import InstallCommand
 from nbsetup.envcell import INSTALLERS, PIP_STYLES
 from nbsetup.requirements import Pins, RequirementEntry
@@ -226,7 +226,7 @@ def resolve(commands: Sequence[InstallCommand], pins: Pins) -> Resolution:
         _extend_unique(group.constraint_files, command.constraint_files)
         for text in command.requirements:
             requirement = _parse(text) if manager == "pip" else None
-            installs.setdefault(_package_key(manager, text, requirement), []).append(
+            installs.setdefault(packages.package_key(manager, text), []).append(
                 _Install(index, order, text, requirement)
             )
             order += 1
@@ -369,18 +369,6 @@ def _parse(text: str) -> Requirement | None:
     except InvalidRequirement:
         return None
     return requirement
-
-
-def _package_key(manager: str, text: str, requirement: Requirement | None) -> tuple[str, str]:
-    """What identifies one package: a canonical name, or the text for URLs and unparsables."""
-    if manager == "pip":
-        if requirement is None or requirement.url:
-            return (manager, text)
-        return (manager, canonicalize_name(requirement.name))
-    if manager == "conda":
-        # A match spec: `conda-forge::numpy>=1.2` names numpy.
-        return (manager, matchspec.parse(text).name)
-    return (manager, re.split(r"[=:/]", text, maxsplit=1)[0].lower())
 
 
 def _note(

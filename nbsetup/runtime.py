@@ -19,10 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from nbsetup import matchspec
+from nbsetup import matchspec, packages
 from nbsetup.magics import PYTHON_CELL_MAGICS, scan_cell
 from nbsetup.pinning import InstallLine
 
@@ -165,15 +164,10 @@ def preloaded_pin(
 def _name_and_version(manager: str, text: str) -> tuple[str | None, bool]:
     """A requirement's canonical name and whether it asks for particular versions."""
     if manager == "conda":
-        spec = matchspec.parse(text)
-        return canonicalize_name(spec.name), bool(spec.version)
+        return packages.conda_name(text), bool(matchspec.parse(text).version)
     if manager != "pip":
         return None, False
-    try:
-        requirement = Requirement(text)
-    except InvalidRequirement:
-        return None, False
-    return canonicalize_name(requirement.name), bool(requirement.specifier or requirement.url)
+    return packages.named(text), packages.asks_for_versions(text)
 
 
 # --- restart idioms -------------------------------------------------------------------------

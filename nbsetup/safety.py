@@ -32,10 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-
-from nbsetup import envcell, installs, matchspec, verdicts
+from nbsetup import envcell, installs, packages, verdicts
 from nbsetup.commands import InstallCommand, InstallSite
 from nbsetup.errors import UnsafeChange
 from nbsetup.notebook_io import cell_text
@@ -314,20 +311,8 @@ def _package_keys(command: InstallCommand) -> set[tuple[str, str]]:
     keys = {(manager, f"-r {path}") for path in command.requirement_files}
     keys |= {(manager, f"-c {path}") for path in command.constraint_files}
     for text in command.requirements:
-        keys.add((manager, _package_name(manager, text)))
+        keys.add(packages.package_key(manager, text))
     return keys
-
-
-def _package_name(manager: str, text: str) -> str:
-    if manager == "pip":
-        try:
-            requirement = Requirement(text)
-        except InvalidRequirement:
-            return text
-        return text if requirement.url else canonicalize_name(requirement.name)
-    if manager == "conda":
-        return matchspec.parse(text).name
-    return _APT_NAME_END.split(text, maxsplit=1)[0].lower()
 
 
 def _schema_problem(

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from nbsetup import distributions, envcell, lint, report, transform
+from nbsetup import distributions, envcell, lint, packages, report, transform
 from nbsetup.imports import Import, find_imports, written_modules
 from nbsetup.requirements import parse_requirements
 
@@ -624,7 +624,7 @@ def test_installed_packages_reads_this_environment_once():
     ],
 )
 def test_requirement_name(text, expected):
-    assert distributions.requirement_name(text) == expected
+    assert packages.pip_name(text) == expected
 
 
 # Rendering and exit codes ------------------------------------------------------------------------

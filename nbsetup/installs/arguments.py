@@ -6,12 +6,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from nbsetup import packages
 from nbsetup.commands import InstallCommand, Option
 
 _PYTHON = re.compile(r"(\S*/)?python(3(\.\d+)?)?")
 _PIP = re.compile(r"pip(3(\.\d+)?)?")
 _ENV_ASSIGNMENT = re.compile(r"[A-Za-z_]\w*=")
-_ARCHIVE = re.compile(r"\.(whl|tar\.gz|tgz|zip|tar\.bz2|conda|deb|egg)$")
 SYS_EXECUTABLE = "{sys.executable}"
 
 
@@ -175,15 +175,6 @@ _GRAMMARS = {
 _LONG_NAMES = {"-r": "--requirement", "-c": "--constraint", "-e": "--editable"}
 
 
-def is_local_path(requirement: str) -> bool:
-    """True for `.`, `./pkg`, `/abs/x.whl`, `dist/*.whl`, `file:` URLs: things on this disk."""
-    if requirement.startswith(("file:", ".", "/", "~")):
-        return True
-    if "://" in requirement or " @ " in requirement or "@" in requirement.split("/")[0]:
-        return False
-    return "/" in requirement or "\\" in requirement or bool(_ARCHIVE.search(requirement))
-
-
 def _options(words: Sequence[Word], grammar: _Grammar) -> list[Option]:
     """Expand `-qU`, `--flag=value` and `-r file` into (flag, value) pairs and requirements.
 
@@ -256,7 +247,7 @@ def _parse_arguments(
             if grammar.manager == "apt":
                 local = (value or "").startswith((".", "/", "~")) or (value or "").endswith(".deb")
             else:
-                local = is_local_path(value or "")
+                local = packages.is_local_path(value or "")
             if local:
                 reasons.append("installs a local path")
         elif long_flag == grammar.requirement_option:

@@ -9,9 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-
+from nbsetup import packages
 from nbsetup.commands import InstallCommand, InstallSite
 from nbsetup.installs.arguments import SYS_EXECUTABLE, parse_command
 from nbsetup.installs.shell import Part, ShellLine, ShellSyntaxError, parse_line
@@ -99,13 +97,7 @@ class _State:
 
 
 def _names(requirements: Sequence[str]) -> set[str]:
-    names: set[str] = set()
-    for text in requirements:
-        try:
-            names.add(canonicalize_name(Requirement(text).name))
-        except InvalidRequirement:
-            continue
-    return names
+    return {name for text in requirements if (name := packages.named(text)) is not None}
 
 
 def _judge(command: InstallCommand, state: _State, directory_changed: bool) -> InstallCommand:
