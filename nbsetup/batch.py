@@ -50,7 +50,7 @@ class Settings:
     guard: bool | None = None
     #: Worker processes; 1 processes every file in this process.
     jobs: int = 1
-    #: What `nbsetup check` reports (`run_check` only); its `kernels` come from `[tool.nbsetup]`.
+    #: What `nbsetup check` reports (`run_check` only).
     rules: lint.Config = field(default_factory=lint.Config)
 
     @property

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 #: Package managers nbsetup understands. `uv` is `uv pip`; it is written back as pip.
-MANAGERS = frozenset({"pip", "uv", "conda", "apt"})
+Manager = Literal["pip", "uv", "conda", "apt"]
 
 #: What a command does. Only `install` (and `update`, apt's index refresh) can be hoisted.
-ACTIONS = frozenset({"install", "update", "uninstall", "download"})
+Action = Literal["install", "update", "uninstall", "download"]
 
 Option = tuple[str, str | None]
 
@@ -22,8 +23,8 @@ class InstallCommand:
     options=(("-q", None), ("-i", "https://x/simple")), ...)`.
     """
 
-    manager: str
-    action: str
+    manager: Manager
+    action: Action
     #: Requirement arguments in order, unquoted, exactly as written: PEP 508 strings, URLs and
     #: VCS specs (`git+https://...`), conda match specs, apt package names.
     requirements: tuple[str, ...] = ()

@@ -101,7 +101,7 @@ def _cell_imports(cell: int, source: str) -> list[Import]:
         scan = scan_cell(source)
         if scan.cell_magic is not None and scan.cell_magic[0] not in IMPORTING_CELL_MAGICS:
             return []
-        tree = _parse(mask_cell(source).text)
+        tree = _parse(mask_cell(source))
     if tree is None:
         return list(_scan_lines(cell, source))
     found: list[Import] = []

@@ -25,7 +25,7 @@ from nbsetup.distributions import NO_PACKAGES, PackageMap
 from nbsetup.imports import Import, find_imports, written_modules
 from nbsetup.notebook_io import cell_text
 from nbsetup.requirements import Pins
-from nbsetup.transform import NO_PINS, skip_reason
+from nbsetup.transform import NO_PINS
 
 #: Every diagnostic code with its one-line summary.
 CODES: Mapping[str, str] = MappingProxyType(
@@ -77,8 +77,6 @@ class Config:
     select: frozenset[str] | None = None
     #: Codes not to report, even when selected.
     ignore: frozenset[str] = frozenset()
-    #: Kernel languages that are checked; other notebooks get no diagnostics.
-    kernels: tuple[str, ...] = ("python",)
     #: Top-level modules importable from the notebook's directory (its `*.py` files and
     #: packages), which NBS005 does not ask to install.
     local_modules: frozenset[str] = frozenset()
@@ -142,10 +140,9 @@ def diagnose(
     `packages` maps import names to installed distributions, as
     `importlib.metadata.packages_distributions()` does; the shell passes
     `distributions.installed_packages()`. Without it only the curated table and guesses map
-    imports to distributions. A notebook whose kernel is not in `config.kernels` gets none.
+    imports to distributions. Whether the notebook's kernel is checked at all is the
+    caller's decision (`kernels`).
     """
-    if skip_reason(notebook, config.kernels) is not None:
-        return ()
     cells = notebook["cells"]
     sources = [cell_text(cell) if cell["cell_type"] == "code" else None for cell in cells]
     env_index = envcell.find(cells)

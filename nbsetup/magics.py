@@ -24,7 +24,6 @@ _QUOTES = ("'''", '"""', "'", '"')
 _PYTHON_SPECIAL = re.compile(r"""'''|\"\"\"|[#()\[\]{}'"]""")
 _STRING_ENDS = {quote: re.compile(r"\\.|" + quote, re.DOTALL) for quote in _QUOTES}
 _OPENERS = frozenset("([{")
-_CLOSERS = frozenset(")]}")
 
 
 @dataclass(frozen=True)
@@ -172,15 +171,6 @@ def scan_cell(source: str) -> CellScan:
     return CellScan(cell_magic, magic_line, tuple(logical), frozenset(string_lines))
 
 
-@dataclass(frozen=True)
-class Masked:
-    """A cell with each IPython line replaced by a unique token line of the same line count."""
-
-    text: str
-    #: token → the original line it stands for (newline excluded).
-    tokens: tuple[tuple[str, str], ...]
-
-
 def _token(seed: str, length: int, taken: str) -> str:
     # Deterministic (a hash of the cell), so masking the same cell twice gives the same text.
     counter = 0
@@ -192,7 +182,7 @@ def _token(seed: str, length: int, taken: str) -> str:
         counter += 1
 
 
-def mask_cell(source: str) -> Masked:
+def mask_cell(source: str) -> str:
     """Replace IPython escapes and the cell magic line with unique Python names.
 
     `"%%capture\\n!pip install x\\nimport x\\n"` becomes `"_3f9a0c1d\\n_8be2...\\nimport x\\n"`:
@@ -202,7 +192,6 @@ def mask_cell(source: str) -> Masked:
     lines = source.splitlines(keepends=True)
     scan = scan_cell(source)
     masked = list(lines)
-    tokens: list[tuple[str, str]] = []
     taken = source
 
     def mask_line(index: int, indent: str, keep: str) -> None:
@@ -212,7 +201,6 @@ def mask_cell(source: str) -> Masked:
         newline = line[len(body) :]
         token = _token(f"{source}\0{index}", len(body) - len(indent) - len(keep), taken)
         taken += "\n" + token
-        tokens.append((token, body))
         masked[index] = f"{indent}{keep}{token}{newline}"
 
     if scan.magic_line is not None:
@@ -224,24 +212,4 @@ def mask_cell(source: str) -> Masked:
         keep = f"{escape.target} = " if escape.target else ""
         for index in range(escape.start, escape.end):
             mask_line(index, escape.indent, keep if index == escape.start else "")
-    return Masked("".join(masked), tuple(tokens))
-
-
-def unmask_cell(masked: Masked, text: str) -> str | None:
-    """Put the original IPython lines back into `text` (masked code, maybe edited); None if lost.
-
-    Every token must occur exactly once, else the edit touched a masked line and the cell is
-    left alone.
-    """
-    result = text
-    for token, original in masked.tokens:
-        if result.count(token) != 1:
-            return None
-        start = result.index(token)
-        line_start = result.rfind("\n", 0, start) + 1
-        line_end = result.find("\n", start)
-        line_end = len(result) if line_end == -1 else line_end
-        if result[line_end - 1 : line_end] == "\r":
-            line_end -= 1
-        result = result[:line_start] + original + result[line_end:]
-    return result
+    return "".join(masked)

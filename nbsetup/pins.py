@@ -17,9 +17,6 @@ from packaging.utils import canonicalize_name
 
 from nbsetup.errors import NbsetupError
 
-#: Installers a pin can be for: pip (PEP 508 requirements) and conda (match specs).
-MANAGERS = ("pip", "conda")
-
 
 class RequirementsError(NbsetupError):
     """A pin source that cannot be read or holds a malformed entry.

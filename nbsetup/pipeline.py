@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from nbsetup import config, distributions, lint, notebook_io, pinning, runtime, transform
+from nbsetup import config, distributions, kernels, lint, notebook_io, pinning, runtime, transform
 from nbsetup.changes import Change
 from nbsetup.config import Overrides, ProjectConfig
 from nbsetup.discovery import local_modules, project_config
@@ -99,7 +99,6 @@ def hoist_options(project: ProjectConfig, label: str | None) -> transform.Config
     return transform.Config(
         requirements_label=label,
         style=style,
-        kernels=project.kernels,
         pin_missing=project.pin_missing,
         guard=project.guard,
         preloaded=runtime.preloaded(project.preloaded, project.extend_preloaded),
@@ -147,7 +146,7 @@ def _fix(
     # (decoding) first, then its project's settings, then its pins.
     document = notebook_io.loads(data)
     project = settings()
-    skipped = transform.skip_reason(document.notebook, project.kernels)
+    skipped = kernels.skip_reason(document.notebook, project.kernels)
     if skipped is not None:
         return Fixed(SKIPPED, data, (Change("skipped", skipped),))
     choice = choose(project)
@@ -178,14 +177,13 @@ def check_file(
     """Lint the notebook at `path` (`nbsetup check`); raises `NbsetupError` as `fix_file` does."""
     document = notebook_io.loads(notebook_io.read_bytes(path))
     settings = project if project is not None else project_for(path, overrides)
-    skipped = transform.skip_reason(document.notebook, settings.kernels)
+    skipped = kernels.skip_reason(document.notebook, settings.kernels)
     if skipped is not None:
         return FileCheck(str(path), skipped=skipped)
     choice = choose_pins(path, settings, pins)
     here = path.absolute().parent
     in_force = replace(
         rules,
-        kernels=settings.kernels,
         local_modules=rules.local_modules | local_modules(here),
         preloaded=runtime.preloaded(settings.preloaded, settings.extend_preloaded),
     )
@@ -210,11 +208,12 @@ def cached_pins(path: Path) -> Pins:
     except OSError:
         return load_pins(path)  # reports the reason
     # The stamp keeps a long-lived process (tests, an editor integration) from using a stale
-    # parse after the file changed.
-    return _cached_pins(path, status.st_mtime_ns, status.st_size)
+    # parse after the file changed; the absolute path, from using another directory's file of
+    # the same name after the working directory changed.
+    return _cached_pins(path, path.absolute(), status.st_mtime_ns, status.st_size)
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_pins(path: Path, mtime_ns: int, size: int) -> Pins:
-    del mtime_ns, size  # parts of the cache key only
+def _cached_pins(path: Path, absolute: Path, mtime_ns: int, size: int) -> Pins:
+    del absolute, mtime_ns, size  # parts of the cache key only
     return load_pins(path)

@@ -36,8 +36,6 @@ class Config:
     requirements_label: str | None = None
     #: How pip lines are written (`%pip install -q` by default).
     style: pinning.LineStyle = field(default_factory=pinning.LineStyle)
-    #: Kernel languages whose notebooks are rewritten; a notebook naming none counts as Python.
-    kernels: tuple[str, ...] = ("python",)
     #: `[tool.nbsetup] pin-missing`: "unpinned" changes are kept even when nothing changes, so
     #: the shell can fail a notebook whose environment cell holds a package without a pin.
     pin_missing: bool = False
@@ -55,40 +53,16 @@ class Result:
     changes: tuple[Change, ...] = ()
     #: For each cell of `notebook`, the index of the input cell it derives from (None: new).
     origins: tuple[int | None, ...] = ()
-    #: Why the notebook was not considered at all (e.g. an R kernel), else None.
-    skipped: str | None = None
-
-
-def kernel_language(notebook: dict[str, Any]) -> str | None:
-    """The notebook's kernel language, lower case, or None when it names none."""
-    metadata = notebook.get("metadata", {})
-    for key, name in (("kernelspec", "language"), ("language_info", "name")):
-        section = metadata.get(key)
-        if isinstance(section, dict) and isinstance(section.get(name), str):
-            return section[name].lower()
-    return None
-
-
-def skip_reason(notebook: dict[str, Any], kernels: Sequence[str] = ("python",)) -> str | None:
-    """Why nbsetup leaves this notebook alone (a kernel not in `kernels`), or None."""
-    language = kernel_language(notebook)
-    if language is not None and language not in {kernel.lower() for kernel in kernels}:
-        if kernels == ("python",):
-            return f"not a Python notebook (kernel language: {language})"
-        return f"kernel language {language} is not one of: {', '.join(kernels)}"
-    return None
 
 
 def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Config()) -> Result:
     """Return the notebook with its movable installs hoisted into one environment cell.
 
-    The input is not modified; unchanged cells are the input's own objects.
+    The input is not modified; unchanged cells are the input's own objects. Whether the
+    notebook is one to rewrite at all (its kernel) is the caller's decision (`kernels`).
     """
     cells = notebook["cells"]
     unchanged = Result(notebook, origins=tuple(range(len(cells))))
-    skipped = skip_reason(notebook, config.kernels)
-    if skipped is not None:
-        return Result(notebook, origins=unchanged.origins, skipped=skipped)
     env_index = envcell.find(cells)
     sources = [
         cell_text(cell) if cell["cell_type"] == "code" and index != env_index else None

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 import nbsetup
-from nbsetup import notebook_io
+from nbsetup import notebook_io, pipeline
 from nbsetup.cli import main
-from nbsetup.requirements import find_requirements
+from nbsetup.config import ProjectConfig
 from tests.conftest import CORPUS_NOTEBOOKS
 from tests.test_cli import _notebook, _write
 
@@ -307,10 +307,9 @@ def test_dask_bag_over_the_corpus_gives_the_bytes_the_command_line_writes(corpus
     notebooks = sorted(root.rglob("*.ipynb"))
     records = []
     for path in notebooks:
-        found = find_requirements(path)
-        pins = nbsetup.load_pins(found) if found else nbsetup.Pins()
-        label = os.path.relpath(found, path.parent) if found else None
-        records.append((path.relative_to(root).as_posix(), path.read_bytes(), pins, label))
+        choice = pipeline.choose_pins(path, ProjectConfig())
+        name = path.relative_to(root).as_posix()
+        records.append((name, path.read_bytes(), choice.pins, choice.label))
 
     bag = dask_bag.from_sequence(records, npartitions=8).map(_fix_record)
     fixed = {name: (status, data) for name, status, data in bag.compute(scheduler="processes")}

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from nbsetup import distributions, envcell, lint, packages, report, transform
+from nbsetup import distributions, envcell, lint, packages, pipeline, report, transform
+from nbsetup.config import ProjectConfig
 from nbsetup.imports import Import, find_imports, written_modules
 from nbsetup.requirements import parse_requirements
 
@@ -495,13 +496,12 @@ def test_parse_codes():
         lint.parse_codes("NBS001,E501")
 
 
-def test_non_python_kernel_is_not_checked():
-    notebook = _nb("!pip install numpy", language="R")
-    assert lint.diagnose(notebook) == ()
-    assert {d.code for d in lint.diagnose(notebook, config=lint.Config(kernels=("R",)))} == {
-        "NBS002",
-        "NBS006",
-    }
+def test_non_python_kernel_is_not_checked(tmp_path):
+    path = tmp_path / "r.ipynb"
+    path.write_text(json.dumps(_nb("!pip install numpy", language="R")))
+    assert pipeline.check_file(path).skipped == "not a Python notebook (kernel language: r)"
+    checked = pipeline.check_file(path, project=ProjectConfig(kernels=("R",)))
+    assert {d.code for d in checked.diagnostics} == {"NBS002", "NBS006"}
 
 
 def test_diagnostics_sorted_and_deduplicated():

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from nbsetup import distributions, lint, notebook_io, report, transform
-from nbsetup.requirements import find_requirements, load_requirements
+from nbsetup import distributions, kernels, lint, notebook_io, pipeline, report, transform
+from nbsetup.config import ProjectConfig
 from tests.conftest import CORPUS_NOTEBOOKS
 
 
@@ -40,8 +40,7 @@ def checked(corpus_copy: Path) -> list[_Checked]:
     results = []
     for path in sorted(corpus_copy.rglob("*.ipynb")):
         notebook = notebook_io.loads(path.read_bytes()).notebook
-        requirements = find_requirements(path)
-        pins = load_requirements(requirements) if requirements else transform.NO_PINS
+        pins = pipeline.choose_pins(path, ProjectConfig()).pins
         diagnostics = lint.diagnose(notebook, pins, lint.Config(), packages)
         result = transform.hoist(notebook, pins)
         after = lint.diagnose(result.notebook, pins, lint.Config(), packages)
@@ -53,7 +52,7 @@ def checked(corpus_copy: Path) -> list[_Checked]:
                 result.notebook != notebook,
                 frozenset(d.code for d in after),
                 cells,
-                result.skipped is not None,
+                kernels.skip_reason(notebook) is not None,
             )
         )
     return results

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
-from nbsetup import envcell, pinning, transform
+from nbsetup import envcell, kernels, pinning, pipeline, transform
+from nbsetup.config import ProjectConfig
 from nbsetup.requirements import parse_requirements
 
 HEADER = envcell.header(None)
@@ -58,7 +60,6 @@ NO_OP = [
     pytest.param(_nb(_code("# !pip install numpy\nimport numpy")), id="commented-install"),
     pytest.param(_nb(_code("!pip list\n!pip show numpy")), id="not-installs"),
     pytest.param(_nb(_code("if True:\n    !pip install numpy")), id="only-unmovable-install"),
-    pytest.param(_nb(_code("install.packages('x')"), language="R"), id="r-kernel"),
 ]
 
 
@@ -265,7 +266,7 @@ def test_unknown_pip_style_is_refused():
 
 
 @pytest.mark.parametrize(
-    ("kernels", "language", "skipped"),
+    ("accepted", "language", "skipped"),
     [
         (("python",), "python", False),
         (("python",), "R", True),
@@ -273,8 +274,10 @@ def test_unknown_pip_style_is_refused():
         (("r",), "python", True),
     ],
 )
-def test_kernels_decide_which_notebooks_are_rewritten(kernels, language, skipped):
+def test_kernels_decide_which_notebooks_are_rewritten(accepted, language, skipped):
     notebook = _nb(_code("!pip install numpy"), language=language)
-    result = transform.hoist(notebook, config=transform.Config(kernels=kernels))
-    assert (result.skipped is not None) is skipped
-    assert (result.notebook is notebook) is skipped
+    data = (json.dumps(notebook, indent=1) + "\n").encode()
+    fixed = pipeline.fix_data(data, ProjectConfig(kernels=accepted), pipeline.PinChoice())
+    assert (kernels.skip_reason(notebook, accepted) is not None) is skipped
+    assert (fixed.status == "skipped") is skipped
+    assert (fixed.data == data) is skipped

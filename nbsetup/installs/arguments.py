@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from nbsetup import packages
-from nbsetup.commands import InstallCommand, Option
+from nbsetup.commands import Action, InstallCommand, Manager, Option
 
 _PYTHON = re.compile(r"(\S*/)?python(3(\.\d+)?)?")
 _PIP = re.compile(r"pip(3(\.\d+)?)?")
@@ -101,9 +101,17 @@ _APT_FLAGS = frozenset(
     }
 )  # fmt: skip
 
-_PIP_ACTIONS = {"install": "install", "uninstall": "uninstall", "download": "download"}
-_CONDA_ACTIONS = {"install": "install", "remove": "uninstall", "uninstall": "uninstall"}
-_APT_ACTIONS = {
+_PIP_ACTIONS: dict[str, Action] = {
+    "install": "install",
+    "uninstall": "uninstall",
+    "download": "download",
+}
+_CONDA_ACTIONS: dict[str, Action] = {
+    "install": "install",
+    "remove": "uninstall",
+    "uninstall": "uninstall",
+}
+_APT_ACTIONS: dict[str, Action] = {
     "install": "install",
     "update": "update",
     "remove": "uninstall",
@@ -119,8 +127,8 @@ _OTHER_ENV_OPTIONS = frozenset({"-n", "--name", "-p", "--prefix", "-r", "--root-
 
 @dataclass(frozen=True)
 class _Grammar:
-    manager: str
-    actions: dict[str, str]
+    manager: Manager
+    actions: dict[str, Action]
     value_options: frozenset[str]
     flags: frozenset[str]
     #: apt takes options after the subcommand too; all take them before the packages.
@@ -219,7 +227,7 @@ def _parse_arguments(
     grammar: _Grammar, words: Sequence[Word], sudo: bool
 ) -> InstallCommand | None:
     """`install -q x -r r.txt` → InstallCommand; None for subcommands that install nothing."""
-    action = None
+    action: Action | None = None
     before: list[Word] = []
     rest: Sequence[Word] = ()
     index = 0

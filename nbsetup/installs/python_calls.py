@@ -221,7 +221,7 @@ def find_calls(source: str) -> tuple[PythonCall, ...]:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError:
         try:
-            module = cst.parse_module(mask_cell(source).text)
+            module = cst.parse_module(mask_cell(source))
         except cst.ParserSyntaxError:
             return ()
     finder = _CallFinder()
