@@ -22,20 +22,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import json
 import os
 import subprocess
 import sys
-import sysconfig
 import venv
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# pip's own runner: `pip --python TARGET` re-executes pip as `TARGET __pip-runner__.py ARGS`
-# (pip >= 22.3). Calling the runner directly does the same with one interpreter start less.
-PIP_RUNNER = Path(sysconfig.get_paths()["purelib"], "pip", "__pip-runner__.py")
+# pip's own runner: `pip --python TARGET` (pip >= 22.3) re-executes pip as
+# `TARGET __pip-runner__.py ARGS`, which imports this pip in the target interpreter. Calling the
+# runner directly does the same with one interpreter start less (0.3 s a call).
+PIP_RUNNER = Path(importlib.util.find_spec("pip").origin or "").parent / "__pip-runner__.py"
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def write_wheel(directory: Path, dist: Dist) -> Path:
 
 
 def write_simple_index(root: Path, dists: Iterable[Dist]) -> None:
-    """Write wheels and a PEP 503 index (`root/<project>/index.html`) that pip reads over file://."""
+    """Write wheels and a PEP 503 index (`root/<project>/index.html`) pip reads over file://."""
     files = root / "files"
     files.mkdir(parents=True)
     projects: dict[str, list[Path]] = {}
@@ -153,11 +154,39 @@ class World:
     def url(self, index: str) -> str:
         return (self.root / index).as_uri()
 
+    def expand(self, text: str) -> str:
+        """Replace `@PYPI@`, `@CU128@` and `@PRIVATE@` with the indexes' URLs."""
+        for index in INDEXES:
+            text = text.replace(f"@{index.upper()}@", self.url(index))
+        return text
+
 
 def build_world(root: Path) -> World:
+    """Write the indexes under `root`; pip must have the runner `--python` uses (>= 22.3)."""
+    if not PIP_RUNNER.is_file():
+        raise RuntimeError(f"pip >= 22.3 is needed to install into a target venv: {PIP_RUNNER}")
     for name, dists in INDEXES.items():
         write_simple_index(root / name, dists)
     return World(root)
+
+
+def notebook(cells: Iterable[str]) -> bytes:
+    """An nbformat 4.5 Python notebook holding `cells` as code cells."""
+    code = [
+        {
+            "cell_type": "code",
+            "id": f"cell-{index}",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": source,
+        }
+        for index, source in enumerate(cells)
+    ]
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    metadata = {"kernelspec": kernel, "language_info": {"name": "python"}}
+    document = {"nbformat": 4, "nbformat_minor": 5, "metadata": metadata, "cells": code}
+    return json.dumps(document, indent=1).encode()
 
 
 @dataclass(frozen=True)
