@@ -232,6 +232,7 @@ def _canonical(name: str) -> str:
 
 
 def snapshot(site_packages: Path) -> Snapshot:
+    """Read the installed distributions' METADATA and hash every other file but bytecode."""
     dists: dict[str, str] = {}
     files: dict[str, str] = {}
     for path in sorted(site_packages.rglob("*")):
@@ -267,11 +268,11 @@ def _make_target(world: World, workdir: Path) -> tuple[Path, Path, Path]:
     python = target / "bin" / "python"
     shims = workdir / "shims"
     shims.mkdir()
-    log = workdir / "pip-calls.jsonl"
+    log = workdir / "pip-calls.log"
+    # One record per call: the exit status and each argument, NUL-terminated, then RS (\036).
     pip = (
         f'"{python}" "{PIP_RUNNER}" "$@"\nrc=$?\n'
-        f"\"{python}\" -c 'import json,sys; print(json.dumps([int(sys.argv[1]), sys.argv[2:]]))' "
-        f'"$rc" "$@" >> "{log}"\nexit $rc\n'
+        f'{{ printf \'%s\\0\' "$rc" "$@"; printf \'\\036\'; }} >> "{log}"\nexit $rc\n'
     )
     for name in ("pip", "pip3"):
         _shim(shims / name, pip)
@@ -310,7 +311,6 @@ def run_notebook(
     home = workdir / "home"
     home.mkdir()
     env = _environment(shims, home)
-    output = []
     if preinstalled:
         setup = subprocess.run(
             [str(shims / "pip"), "install", "-q", *preinstalled],
@@ -341,16 +341,14 @@ def run_notebook(
         check=False,
         timeout=300,
     )
-    output.append(kernel.stdout + kernel.stderr)
     error = json.loads(summary.read_text())["error"] if summary.exists() else kernel.stderr
-    calls = (
-        tuple(
-            PipCall(tuple(argv), rc) for rc, argv in map(json.loads, log.read_text().splitlines())
-        )
-        if log.exists()
-        else ()
-    )
-    return Outcome(snapshot(site), calls, error, "".join(output))
+    return Outcome(snapshot(site), _calls(log), error, kernel.stdout + kernel.stderr)
+
+
+def _calls(log: Path) -> tuple[PipCall, ...]:
+    records = log.read_text().split("\036")[:-1] if log.exists() else []
+    fields = [record.split("\0")[:-1] for record in records]
+    return tuple(PipCall(tuple(argv), int(rc)) for rc, *argv in fields)
 
 
 def _kernel_main(notebook: Path, summary: Path, python_shim: str) -> None:

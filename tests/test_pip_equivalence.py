@@ -363,6 +363,9 @@ def test_rewrite_installs_what_the_original_installs(
         f"\noriginal: {before.describe()}\nrewrite:  {after.describe()}\n"
         f"rewritten cells:\n{_cells(trial.fixed.data)}"
     )
+    for label, run in (("original", before), ("rewrite", after)):
+        if run.failed:  # pip's own words say why
+            context += f"\n{label}'s output (end):\n{run.log[-1500:]}"
     assert trial.fixed.changed or not case.moves, f"nothing moved{context}"
     assert before.failed == case.original_fails, (
         f"the scenario's notebook does not run as meant{context}"
