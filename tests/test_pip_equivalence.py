@@ -1,0 +1,416 @@
+"""Hoisting keeps the environment: the original notebook and `nbsetup fix`'s rewrite, each run
+with real pip in a fresh venv against a local index (`pipworld`), end with the same packages at
+the same versions and the same module files, or, where the scenario pins, with the pins met
+and everything else the same.
+
+Each scenario is a notebook shape found in the corpus (`../shared/corpus`). Those that today's
+hoisting breaks are strict xfails naming the rule of issue 23 that fixes them (R1 order, R2
+barriers, only unconditional installs move) and what differs, so they flip when the core
+follows the rule. `@PYPI@`, `@CU128@` and `@PRIVATE@` in a cell stand for the `file://` URLs of
+the local indexes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from _pytest.mark import ParameterSet
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from nbsetup import FixResult, fix_bytes
+from tests import pipworld
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    cells: tuple[str, ...]
+    #: Files the notebook's directory holds before it runs (requirements, constraints).
+    files: Mapping[str, str] = field(default_factory=dict)
+    #: The pin file's text (`requirements.txt` beside the notebook); None: no pins.
+    pins: str | None = None
+    #: Requirements the image has before the notebook runs (Colab's tensorflow).
+    preinstalled: tuple[str, ...] = ()
+    #: Hoisting must move something (the shape is one that moves): an unchanged rewrite would
+    #: prove nothing.
+    moves: bool = False
+    #: The original itself stops with an error (a failing `%%bash` cell): the rewrite must too.
+    original_fails: bool = False
+    #: Why today's hoisting breaks it: `issue 23: <rule>: <what differs>`.
+    broken: str | None = None
+
+
+def scenario(
+    id: str,
+    *cells: str,
+    files: Mapping[str, str] | None = None,
+    pins: str | None = None,
+    preinstalled: tuple[str, ...] = (),
+    moves: bool = False,
+    original_fails: bool = False,
+    broken: str | None = None,
+) -> ParameterSet:
+    """One parametrized case; `broken` makes it a strict xfail with that reason."""
+    case = Scenario(id, cells, files or {}, pins, preinstalled, moves, original_fails, broken)
+    # raises=AssertionError: a broken scenario must fail by the law, not by a crash of the rig.
+    marks = (
+        [pytest.mark.xfail(raises=AssertionError, strict=True, reason=f"issue 23: {broken}")]
+        if broken
+        else []
+    )
+    return pytest.param(case, id=id, marks=marks)
+
+
+def moving(
+    id: str, *cells: str, files: Mapping[str, str] | None = None, pins: str | None = None
+) -> ParameterSet:
+    """A shape that hoisting moves, and keeps equivalent today."""
+    return scenario(id, *cells, files=files, pins=pins, moves=True)
+
+
+SCENARIOS = [
+    # Shapes that hoisting already keeps.
+    moving("single_install_moved", "x = 1", "!pip install alpha"),
+    moving("pinned_by_requirements", "x = 1", "!pip install alpha", pins="alpha==1.0\n"),
+    moving("pin_wins_over_notebook_spec", "x = 1", "!pip install alpha==2.0", pins="alpha==1.0\n"),
+    moving(
+        "two_independent_installs",
+        "import os",
+        "!pip install alpha",
+        "x = 2",
+        "%pip install gamma",
+    ),
+    moving(
+        "pip3_python_m_and_sys_executable",
+        "x = 1",
+        "!pip3 install alpha",
+        "!python -m pip install gamma==1.0",
+        "import sys\n!{sys.executable} -m pip install base==2.0",
+    ),
+    moving(
+        "subprocess_call",
+        "import subprocess, sys\n"
+        "subprocess.check_call([sys.executable, '-m', 'pip', 'install', 'gamma==1.0'])",
+    ),
+    moving(
+        "continuation_and_chain",
+        "x = 1",
+        "!pip install alpha \\\n    gamma",
+        "!pip install base==2.0 && echo done",
+    ),
+    moving("extra_index_on_the_command", "x = 1", "!pip install torch --extra-index-url @CU128@"),
+    moving(
+        "requirements_after_cd",
+        "x = 1",
+        "!pip install gamma",
+        "%cd sub",
+        "!pip install -r requirements.txt",
+        files={"sub/requirements.txt": "alpha==1.0\n"},
+    ),
+    moving(
+        "same_package_twice_last_wins", "x = 1", "!pip install base==1.0", "%pip install base==2.0"
+    ),
+    # R1: one line per command, in order, with its own options.
+    scenario(
+        "newer_pin_after_capped_install",
+        "x = 1",
+        "!pip install capped",
+        "!pip install base==3.0",
+        broken="R1: merged `capped base==3.0` resolves capped 1.0; the original keeps capped 2.0",
+    ),
+    scenario(
+        "pin_then_requirements_file",
+        "x = 1",
+        "!pip install base==1.0",
+        "!pip install -r deps.txt",
+        files={"deps.txt": "floored\n"},
+        broken="R1: merged `base==1.0 -r deps.txt` is ResolutionImpossible",
+    ),
+    scenario(
+        "pins_from_a_freeze_with_an_override",
+        "x = 1",
+        "!pip install capped",
+        "!pip install base==3.0",
+        pins="base==3.0\ncapped==2.0\n",
+        broken="R1: merged `capped==2.0 base==3.0` is ResolutionImpossible",
+    ),
+    scenario(
+        "unsloth_kaggle_cu128_torch",
+        "%%capture\nimport os\n\n"
+        "!pip install alpha\n"
+        "!pip install torch torchvision --index-url @CU128@\n"
+        "!pip install unsloth",
+        broken="R1: unsloth merged into the first line pulls torch 2.2.0, not 2.1.0+cu128",
+    ),
+    scenario(
+        "plain_install_after_no_deps_override",
+        "x = 1",
+        "!pip install gamma",
+        "!pip install --no-deps base==3.0",
+        "!pip install capped",
+        broken="R1: capped merged before the --no-deps override ends with base 3.0, not 2.1",
+    ),
+    scenario(
+        "upgrade_after_a_pin",
+        "x = 1",
+        "!pip install base==1.0",
+        "!pip install -U base",
+        broken="R1: `--upgrade base==1.0` ends with base 1.0, not 3.0",
+    ),
+    scenario(
+        "force_reinstall_no_deps_after_resolving_install",
+        "x = 1",
+        "!pip install capped",
+        "!pip install --no-deps --force-reinstall capped==1.0",
+        broken="R1: capped kept only with its --no-deps install: base is never installed",
+    ),
+    scenario(
+        "constraints_on_one_of_two_installs",
+        "x = 1",
+        "!pip install -c constraints.txt alpha",
+        "!pip install base",
+        files={"constraints.txt": "base==1.0\n"},
+        broken="R1: merged under `-c constraints.txt`, base is 1.0, not 3.0",
+    ),
+    # R2: nothing moves above an install left in place or a change of what pip resolves against.
+    moving(
+        "reinstall_after_an_uninstall_in_place",
+        "x = 1",
+        "!pip install capped",
+        "!pip uninstall -y base",
+        "!pip install base==1.0",
+    ),
+    scenario(
+        "dependency_installed_after_an_uninstall_in_place",
+        "x = 1",
+        "!pip uninstall -y base",
+        "!pip install capped",
+        preinstalled=("base==1.0",),
+        broken="R2: capped hoisted above the uninstall, which then removes its dependency base",
+    ),
+    scenario(
+        "install_after_an_if_block",
+        "x = 1",
+        "if True:\n    !pip install base==1.0",
+        "!pip install base==2.0",
+        broken="R2: base==2.0 hoisted above the if block's base==1.0, which then wins",
+    ),
+    scenario(
+        "no_deps_override_after_a_var_install",
+        "x = 1",
+        'spec = "base==1.0"\n!pip install {spec}',
+        "!pip install --no-deps base==2.0",
+        broken="R2: the override hoisted above the {spec} install it overrides: base 1.0, not 2.0",
+    ),
+    scenario(
+        "tf_nightly_after_uninstalling_tensorflow",
+        "x = 1",
+        "!pip uninstall -y tensorflow",
+        "!pip install tf-nightly",
+        preinstalled=("tensorflow==2.15.0",),
+        broken="R2: tf-nightly hoisted above the uninstall, which deletes its tensorflow module",
+    ),
+    scenario(
+        "index_url_set_with_env_magic",
+        "x = 1",
+        "%env PIP_INDEX_URL=@PRIVATE@",
+        "!pip install secretpkg",
+        broken="R2: hoisted above %env: secretpkg 9.0 from the public index, not 1.0",
+    ),
+    scenario(
+        "extra_index_set_in_os_environ",
+        'import os\nos.environ["PIP_EXTRA_INDEX_URL"] = "@PRIVATE@"',
+        "!pip install privonly",
+        broken="R2: hoisted above os.environ: privonly is not found",
+    ),
+    scenario(
+        "index_url_set_with_pip_config",
+        "x = 1",
+        "!pip config set global.index-url @PRIVATE@",
+        "!pip install secretpkg",
+        broken="R2: hoisted above pip config: secretpkg 9.0 from the public index, not 1.0",
+    ),
+    scenario(
+        "find_links_after_pip_download",
+        "x = 1",
+        "!pip download -d wheels --no-deps --index-url @PRIVATE@ secretpkg",
+        "!pip install --no-index --find-links wheels secretpkg",
+        broken="R2: hoisted above pip download: the wheels directory does not exist yet",
+    ),
+    # Only installs that always run move.
+    scenario(
+        "install_after_false_and",
+        "x = 1",
+        "!false && pip install gamma",
+        broken="shell semantics: `false && pip install gamma` never runs but gamma is hoisted",
+    ),
+    scenario(
+        "bash_cell_that_exits_first",
+        "x = 1",
+        "%%bash\nexit 0\npip install gamma",
+        broken="shell semantics: a %%bash install after `exit 0` never ran but is hoisted",
+    ),
+    scenario(
+        "bash_cell_with_set_e_and_a_failure",
+        "x = 1",
+        "%%bash\nset -e\nfalse\npip install gamma",
+        original_fails=True,
+        broken="shell semantics: a %%bash install after `set -e; false` never ran but is hoisted",
+    ),
+    scenario(
+        "install_line_inside_a_quoted_string",
+        "x = 1",
+        '%%bash\necho "next step:\npip install gamma\ndone"',
+        broken="shell semantics: a pip line inside a quoted string is hoisted and run",
+    ),
+]
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> pipworld.World:
+    return pipworld.build_world(tmp_path_factory.mktemp("pipworld"))
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One scenario run twice: as written, and as `nbsetup fix` rewrote it."""
+
+    fixed: FixResult
+    original: pipworld.Outcome
+    rewrite: pipworld.Outcome
+
+
+def _run(world: pipworld.World, case: Scenario, data: bytes, workdir: Path) -> pipworld.Outcome:
+    workdir.mkdir(parents=True)
+    for name, text in case.files.items():
+        (workdir / name).parent.mkdir(parents=True, exist_ok=True)
+        (workdir / name).write_text(text)
+    return pipworld.run_notebook(world, data, workdir, case.preinstalled)
+
+
+def _trial(world: pipworld.World, case: Scenario, root: Path, pool: Executor) -> Trial:
+    original = pipworld.notebook(world.expand(cell) for cell in case.cells)
+    pins = None
+    if case.pins is not None:
+        pins = root / "requirements.txt"
+        pins.write_text(case.pins)
+    fixed = fix_bytes(original, pins=pins)
+    rewrite = pool.submit(_run, world, case, fixed.data, root / "rewrite")
+    return Trial(fixed, _run(world, case, original, root / "original"), rewrite.result())
+
+
+@pytest.fixture(scope="session")
+def trials(
+    request: pytest.FixtureRequest, world: pipworld.World, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Mapping[str, Future[Trial]]]:
+    """Every selected scenario's trial, started at once: a run mostly waits on subprocesses,
+    so four at a time keep two cores busy (the suite takes half the time it takes serially)."""
+    params = (getattr(item, "callspec", None) for item in request.session.items)
+    cases = [
+        spec.params["case"]
+        for spec in params
+        if spec is not None and isinstance(spec.params.get("case"), Scenario)
+    ]
+    # Each trial runs its original itself and its rewrite in `runs`: two pools, no deadlock.
+    with ThreadPoolExecutor(2) as scenarios, ThreadPoolExecutor(2) as runs:
+        futures = {
+            case.id: scenarios.submit(_trial, world, case, tmp_path_factory.mktemp(case.id), runs)
+            for case in cases
+        }
+        yield futures
+        for future in futures.values():  # a session stopped early (-x) waits for no more
+            future.cancel()
+
+
+def _pinned(pins: str | None) -> dict[str, Requirement]:
+    requirements = (Requirement(line) for line in (pins or "").splitlines() if line.strip())
+    return {canonicalize_name(requirement.name): requirement for requirement in requirements}
+
+
+def _without(
+    snapshot: pipworld.Snapshot, names: set[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    dists = {name: version for name, version in snapshot.dists.items() if name not in names}
+    modules = {name.replace("-", "_") for name in names}
+    files = {
+        path: sha for path, sha in snapshot.files.items() if path.split("/")[0] not in modules
+    }
+    return dists, files
+
+
+def _cells(data: bytes) -> str:
+    return "\n".join(
+        f"--- cell {index}\n{''.join(cell['source'])}"
+        for index, cell in enumerate(json.loads(data)["cells"])
+    )
+
+
+@pytest.mark.parametrize("case", SCENARIOS)
+def test_rewrite_installs_what_the_original_installs(
+    case: Scenario, trials: Mapping[str, Future[Trial]]
+) -> None:
+    trial = trials[case.id].result()
+    before, after = trial.original, trial.rewrite
+    context = (
+        f"\noriginal: {before.describe()}\nrewrite:  {after.describe()}\n"
+        f"rewritten cells:\n{_cells(trial.fixed.data)}"
+    )
+    for label, run in (("original", before), ("rewrite", after)):
+        if run.failed:  # pip's own words say why
+            context += f"\n{label}'s output (end):\n{run.log[-1500:]}"
+    assert trial.fixed.changed or not case.moves, f"nothing moved{context}"
+    assert before.failed == case.original_fails, (
+        f"the scenario's notebook does not run as meant{context}"
+    )
+    verdict = "passed" if before.failed else "failed"
+    assert after.failed == before.failed, (
+        f"the rewrite {verdict} where the original did not{context}"
+    )
+    pins = _pinned(case.pins)
+    for name, requirement in pins.items():
+        if name in before.snapshot.dists:
+            version = after.snapshot.dists.get(name)
+            assert version is not None, f"{name} is not installed by the rewrite{context}"
+            assert requirement.specifier.contains(version, prereleases=True), (
+                f"the pin {requirement} is not met: {name} {version}{context}"
+            )
+    assert _without(after.snapshot, set(pins)) == _without(before.snapshot, set(pins)), (
+        f"the rewrite ends with another environment{context}"
+    )
+
+
+def test_the_world_models_what_the_scenarios_rely_on(
+    world: pipworld.World, tmp_path: Path
+) -> None:
+    """The index behaves as the scenarios assume: a cap holds, cu128's label is used, a later
+    install is resolved against the installed versions, and an uninstall deletes shared files."""
+    cells = (
+        "!pip install capped",
+        "!pip install torch --index-url @CU128@",
+        "!pip install unsloth",
+        "!pip install tf-nightly",
+        "!pip uninstall -y tensorflow",
+    )
+    outcome = pipworld.run_notebook(
+        world,
+        pipworld.notebook(world.expand(cell) for cell in cells),
+        tmp_path,
+        ("tensorflow==2.15.0",),
+    )
+    assert not outcome.failed, outcome.describe()
+    assert outcome.snapshot.freeze() == [
+        "base==2.1",
+        "capped==2.0",
+        "tf-nightly==2.16.0.dev20240101",
+        "torch==2.1.0+cu128",
+        "unsloth==1.0",
+    ]
+    assert "tensorflow/__init__.py" not in outcome.snapshot.files
