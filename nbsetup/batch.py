@@ -20,6 +20,7 @@ from pathlib import Path
 
 from nbsetup import check as lint
 from nbsetup import config, distributions, notebook_io, parallel, report, runtime, transform
+from nbsetup.changed_cells import changed_cells
 from nbsetup.config import Overrides, ProjectConfig
 from nbsetup.discovery import local_modules, project_config
 from nbsetup.errors import NbsetupError
@@ -55,6 +56,8 @@ class Settings:
     guard: bool | None = None
     #: Worker processes; 1 processes every file in this process.
     jobs: int = 1
+    #: Whether changed files record their changed cells (`--report-html`, `--report-cells`).
+    cells: bool = False
     #: What `nbsetup check` reports (`run_check` only); its `kernels` come from `[tool.nbsetup]`.
     rules: lint.Config = field(default_factory=lint.Config)
 
@@ -125,7 +128,12 @@ def _process(path: Path, display: str, settings: Settings) -> FileResult:
     diff = report.render_diff(display, document.notebook, result.notebook) if settings.diff else ""
     if settings.write:
         notebook_io.write_atomic(path, new_data)
-    return FileResult(display, CHANGED, result.changes, diff=diff, requirements=origin)
+    cells = (
+        changed_cells(document.notebook, result.notebook, result.origins) if settings.cells else ()
+    )
+    return FileResult(
+        display, CHANGED, result.changes, diff=diff, requirements=origin, cells=cells
+    )
 
 
 def _pin_sources(path: Path, project: ProjectConfig) -> tuple[Path, ...]:

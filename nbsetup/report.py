@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from nbsetup.changed_cells import CellChange
 from nbsetup.notebook_io import cell_text
 
 #: Version of the JSON report layout; bump it on any incompatible change.
@@ -77,6 +78,8 @@ class FileResult:
     requirements: str | None = None
     #: The last frames of an internal error's traceback, shown under `-v` (not in JSON).
     traceback: str = ""
+    #: The changed cells, before and after (only computed for `--report-html`/`--report-cells`).
+    cells: tuple[CellChange, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report form of this file's result."""
@@ -239,12 +242,17 @@ def _cells_as_text(notebook: dict[str, Any]) -> list[str]:
 
 
 def render_json(
-    results: Sequence[FileResult], options: RunOptions, *, interrupted: bool = False
+    results: Sequence[FileResult],
+    options: RunOptions,
+    *,
+    interrupted: bool = False,
+    cells: bool = False,
 ) -> str:
     """The machine-readable report of a run (`--format json`), schema `SCHEMA_VERSION`.
 
     `summary` holds the counts of `Totals`; `files` lists the files processed, in order (under
-    `interrupted`, only those done before Ctrl-C).
+    `interrupted`, only those done before Ctrl-C). With `cells`, each file also lists its
+    changed cells before and after (`--report-cells`); without, the output is as it always was.
     """
     totals = tally(results)
     document = {
@@ -260,7 +268,12 @@ def render_json(
         },
         "interrupted": interrupted,
         "exit_code": exit_code(results, options, interrupted=interrupted),
-        "files": [result.to_dict() for result in results],
+        "files": [
+            {**result.to_dict(), "cells": [cell.to_dict() for cell in result.cells]}
+            if cells
+            else result.to_dict()
+            for result in results
+        ],
     }
     return json.dumps(document, indent=2, ensure_ascii=False)
 
