@@ -32,6 +32,10 @@ REVIEW_LABELS = {
     "preloaded": ("preloaded pin", "preloaded pins"),
     "restart": ("restart cell", "restart cells"),
 }
+_REVIEW_NOTE = (
+    '<p class="muted">Failures, installs left in place (nothing after such a barrier is '
+    "hoisted), conflicts, preloaded pins and restart cells, the most first.</p>"
+)
 #: A report of at most this many notebooks shows each one expanded.
 OPEN_UP_TO = 5
 #: Lines of context around each change of a cell.
@@ -86,7 +90,6 @@ def render_html(document: Mapping[str, Any], *, root: str = "") -> str:
         "<h1>nbsetup migration report</h1>",
         _run_line(document, len(files)),
         _totals(document["summary"], entries),
-        _review_table(review),
         _filters(entries),
         _group("review", f"Needs review ({len(review)})", review, root, opened),
         _group("rest", f"Other notebooks ({len(rest)})", rest, root, opened),
@@ -216,22 +219,6 @@ def _reason_chart(reasons: Counter[str]) -> str:
     return f'<h2>Installs left in place, by reason</h2><table id="reasons">{rows}</table>'
 
 
-def _review_table(review: Sequence[_Entry]) -> str:
-    if not review:
-        return '<h2>Needs review</h2><p id="review-none">Nothing needs review.</p>'
-    rows = "".join(
-        f'<tr><td><a href="#{entry.anchor}">{_e(entry.path)}</a></td>'
-        f"<td>{entry.review_tags()}</td></tr>"
-        for entry in review
-    )
-    return (
-        f"<h2>Needs review ({len(review)})</h2>"
-        '<p class="muted">Installs left in place (a barrier stops hoisting after them), '
-        "conflicts, failures, preloaded pins and restart cells.</p>"
-        f'<table id="review">{rows}</table>'
-    )
-
-
 def _filters(entries: Sequence[_Entry]) -> str:
     statuses = Counter(entry.status for entry in entries)
     status_options = "".join(
@@ -277,7 +264,11 @@ def _group(name: str, heading: str, entries: Sequence[_Entry], root: str, opened
     if not entries:
         return ""
     articles = "\n".join(_article(entry, root, opened) for entry in entries)
-    return f'<section class="group" id="group-{name}"><h2>{_e(heading)}</h2>\n{articles}</section>'
+    note = _REVIEW_NOTE if name == "review" else ""
+    return (
+        f'<section class="group" id="group-{name}"><h2>{_e(heading)}</h2>{note}\n'
+        f"{articles}</section>"
+    )
 
 
 def _article(entry: _Entry, root: str, opened: bool) -> str:
