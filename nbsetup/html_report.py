@@ -135,9 +135,8 @@ class _Entry:
                 tags.append('<span class="tag failed">failed</span>')
             else:
                 singular, plural = REVIEW_LABELS.get(kind, (kind, kind))
-                tags.append(
-                    f'<span class="tag">{number} {singular if number == 1 else plural}</span>'
-                )
+                label = _e(singular if number == 1 else plural)
+                tags.append(f'<span class="tag">{number} {label}</span>')
         return "".join(tags)
 
 
