@@ -50,6 +50,8 @@ class Settings:
     guard: bool | None = None
     #: Worker processes; 1 processes every file in this process.
     jobs: int = 1
+    #: Whether changed files record their changed cells (`--report-html`, `--report-cells`).
+    cells: bool = False
     #: What `nbsetup check` reports (`run_check` only).
     rules: lint.Config = field(default_factory=lint.Config)
 
@@ -79,7 +81,11 @@ def process(path: Path, settings: Settings) -> FileResult:
     display = str(path)
     try:
         fixed = pipeline.fix_file(
-            path, settings.overrides, write=settings.write, diff=settings.diff
+            path,
+            settings.overrides,
+            write=settings.write,
+            diff=settings.diff,
+            cells=settings.cells,
         )
     except UnpinnedPackages as error:
         return FileResult(display, FAILED, error=str(error), requirements=error.origin)
@@ -88,7 +94,12 @@ def process(path: Path, settings: Settings) -> FileResult:
     except Exception as error:  # the per-file boundary: one bad file never stops a batch
         return FileResult(display, FAILED, error=_internal(error), traceback=_frames(error))
     return FileResult(
-        display, fixed.status, fixed.changes, diff=fixed.diff, requirements=fixed.origin
+        display,
+        fixed.status,
+        fixed.changes,
+        diff=fixed.diff,
+        requirements=fixed.origin,
+        cells=fixed.cells,
     )
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from nbsetup import __version__, batch, discovery, envcell, lint, report
 from nbsetup.changes import WARNING_KINDS
 from nbsetup.config import ConfigError
+from nbsetup.report import html
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar  # what `click.progressbar` returns
@@ -117,6 +120,17 @@ def main() -> None:
     help="Also write the JSON report of the run (as with --format json) to this file.",
 )
 @click.option(
+    "--report-html",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PATH",
+    help="Also write the report as one self-contained HTML page, with the changed cells.",
+)
+@click.option(
+    "--report-cells",
+    is_flag=True,
+    help="Add each changed cell's text before and after to the JSON report (files[].cells).",
+)
+@click.option(
     "-q", "--quiet", is_flag=True, help="Report only warnings and errors; no progress bar."
 )
 @_verbose
@@ -133,6 +147,8 @@ def fix(
     output_format: str,
     jobs: int | None,
     report_file: Path | None,
+    report_html: Path | None,
+    report_cells: bool,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -154,20 +170,27 @@ def fix(
         installer=installer,
         guard=guard,
         jobs=jobs or batch.default_jobs(),
+        cells=report_cells or report_html is not None,
     )
     files = _discover(paths, exclude)
     with _progress(len(files), quiet) as progress:
         outcome = batch.run(files, settings, on_result=lambda _: progress.update(1))
     options = report.RunOptions(check=check, diff=show_diff)
-    _emit(outcome, options, output_format, quiet, verbose)
+    _emit(outcome, options, output_format, quiet, verbose, report_cells)
     code = report.fix_exit_code(outcome.results, options, interrupted=outcome.interrupted)
+    reports = []
     if report_file is not None:
-        text = report.fix_json(outcome.results, options, interrupted=outcome.interrupted)
-        try:
-            batch.write_report(report_file, text)
-        except OSError as error:
-            reason = f"cannot write the report: {error.strerror or error}".lower()
-            click.echo(report.format_error(str(report_file), reason), err=True)
+        json_text = report.fix_json(
+            outcome.results, options, interrupted=outcome.interrupted, cells=report_cells
+        )
+        reports.append((report_file, json_text))
+    if report_html is not None:
+        full = report.fix_json(
+            outcome.results, options, interrupted=outcome.interrupted, cells=True
+        )
+        reports.append((report_html, _html(json.loads(full), report_html)))
+    for target, text in reports:
+        if not _write_report(target, text):
             code = max(code, 2)
     sys.exit(code)
 
@@ -178,11 +201,12 @@ def _emit(
     output_format: str,
     quiet: bool,
     verbose: bool,
+    cells: bool,
 ) -> None:
     """The report on stdout; then, on stderr, the failed files next to the closing summary."""
     results = outcome.results
     if output_format == "json":
-        click.echo(report.fix_json(results, options, interrupted=outcome.interrupted))
+        click.echo(report.fix_json(results, options, interrupted=outcome.interrupted, cells=cells))
     elif output_format == "github":
         for line in report.fix_annotations(results):
             click.echo(line)
@@ -203,6 +227,29 @@ def _emit(
             results, options, interrupted=outcome.interrupted, total=outcome.total
         )
         click.echo(line, err=True)
+
+
+def _write_report(path: Path, text: str) -> bool:
+    """Write a report file; on failure, say why on stderr and return False."""
+    try:
+        batch.write_report(path, text)
+    except OSError as error:
+        reason = f"cannot write the report: {error.strerror or error}".lower()
+        click.echo(report.format_error(str(path), reason), err=True)
+        return False
+    return True
+
+
+def _html(document: dict[str, object], page: Path) -> str:
+    """The HTML report of a JSON report, its file links relative to where `page` will be.
+
+    The report's relative paths are relative to the working directory.
+    """
+    try:
+        root = os.path.relpath(Path.cwd(), page.absolute().parent)
+    except ValueError:  # on Windows, another drive: no relative way there
+        root = Path.cwd().as_posix()
+    return html.render_html(document, root=Path(root).as_posix())
 
 
 def _codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> frozenset[str]:
@@ -320,3 +367,47 @@ def _progress(length: int, quiet: bool) -> ProgressBar[int]:
         show_pos=True,
         hidden=quiet or length <= PROGRESS_MIN_FILES or not sys.stderr.isatty(),
     )
+
+
+@main.command("report")
+@click.argument("report_file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    default="-",
+    show_default=True,
+    help="Write the HTML page here ('-': stdout).",
+)
+def report_command(report_file: Path, output: Path) -> None:
+    """Render a saved JSON report of `fix` (--report-file) as one self-contained HTML page.
+
+    File links are relative to the working directory, as the report's paths are. Run
+    `fix --report-file r.json --report-cells` for a report that shows the changed cells.
+    """
+    shown = str(report_file)
+    try:
+        text = sys.stdin.read() if shown == "-" else report_file.read_text(encoding="utf-8")
+        document = json.loads(text)
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        _fail(shown, f"cannot read the report: {reason.lower()}")
+    except json.JSONDecodeError as error:
+        _fail(shown, f"not valid JSON (line {error.lineno}, column {error.colno})")
+    if not (
+        isinstance(document, dict)
+        and document.get("schema") == report.SCHEMA_VERSION
+        and isinstance(document.get("files"), list)
+        and isinstance(document.get("summary"), dict)
+    ):
+        _fail(shown, f"not an nbsetup fix report of schema {report.SCHEMA_VERSION}")
+    if str(output) == "-":
+        click.echo(html.render_html(document, root="."))
+        return
+    if not _write_report(output, _html(document, output)):
+        sys.exit(2)
+
+
+def _fail(path: str, reason: str) -> NoReturn:
+    click.echo(report.format_error(path, reason), err=True)
+    sys.exit(2)

@@ -26,6 +26,7 @@ from nbsetup.discovery import local_modules, project_config
 from nbsetup.errors import UnpinnedPackages
 from nbsetup.pins import Pins, merge_pins
 from nbsetup.report import CHANGED, SKIPPED, UNCHANGED, FileCheck, render_diff
+from nbsetup.report.cells import CellChange, changed_cells
 from nbsetup.sources import find_pin_sources, load_pins, ordered
 
 
@@ -54,6 +55,8 @@ class Fixed:
     origin: str | None = None
     #: The unified diff of cell sources, when asked for.
     diff: str = ""
+    #: The changed cells before and after, when asked for (`--report-html`).
+    cells: tuple[CellChange, ...] = ()
 
 
 #: How a caller gives the pins: None (the project's or the nearest pin files), pin files by
@@ -113,6 +116,7 @@ def fix_file(
     pins: PinRequest = None,
     write: bool = True,
     diff: bool = False,
+    cells: bool = False,
 ) -> Fixed:
     """Fix the notebook at `path`, writing it back when it changed and `write` is set.
 
@@ -125,6 +129,7 @@ def fix_file(
         lambda: project if project is not None else project_for(path, overrides),
         lambda settings: choose_pins(path, settings, pins),
         str(path) if diff else None,
+        cells,
     )
     if write and fixed.status == CHANGED:
         notebook_io.write_atomic(path, fixed.data)
@@ -133,7 +138,7 @@ def fix_file(
 
 def fix_data(data: bytes, project: ProjectConfig, pins: PinChoice) -> Fixed:
     """Fix a notebook given as bytes, with the settings and pins given; reads nothing."""
-    return _fix(data, lambda: project, lambda _: pins, None)
+    return _fix(data, lambda: project, lambda _: pins, None, False)
 
 
 def _fix(
@@ -141,6 +146,7 @@ def _fix(
     settings: Callable[[], ProjectConfig],
     choose: Callable[[ProjectConfig], PinChoice],
     diff_path: str | None,
+    cells: bool,
 ) -> Fixed:
     # The order of the steps decides which error a broken input gets: the notebook's own
     # (decoding) first, then its project's settings, then its pins.
@@ -163,7 +169,8 @@ def _fix(
 
     safety.verify(document.notebook, json.loads(new_data), result.origins)
     shown = render_diff(diff_path, document.notebook, result.notebook) if diff_path else ""
-    return Fixed(CHANGED, new_data, result.changes, choice.origin, shown)
+    changed = changed_cells(document.notebook, result.notebook, result.origins) if cells else ()
+    return Fixed(CHANGED, new_data, result.changes, choice.origin, shown, changed)
 
 
 def check_file(

@@ -25,12 +25,17 @@ from nbsetup.report.outcomes import (
 
 
 def fix_json(
-    results: Sequence[FileResult], options: RunOptions, *, interrupted: bool = False
+    results: Sequence[FileResult],
+    options: RunOptions,
+    *,
+    interrupted: bool = False,
+    cells: bool = False,
 ) -> str:
     """The report of a `fix` run, schema `SCHEMA_VERSION`.
 
     `summary` holds the counts of `Totals`; `files` lists the files processed, in order (under
-    `interrupted`, only those done before Ctrl-C).
+    `interrupted`, only those done before Ctrl-C). With `cells`, each file also lists its
+    changed cells before and after (`--report-cells`); without, the output is as it always was.
     """
     totals = tally(results)
     document = {
@@ -46,7 +51,12 @@ def fix_json(
         },
         "interrupted": interrupted,
         "exit_code": fix_exit_code(results, options, interrupted=interrupted),
-        "files": [result.to_dict() for result in results],
+        "files": [
+            {**result.to_dict(), "cells": [cell.to_dict() for cell in result.cells]}
+            if cells
+            else result.to_dict()
+            for result in results
+        ],
     }
     return json.dumps(document, indent=2, ensure_ascii=False)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from nbsetup.changes import PACKAGE_KINDS, Change
 from nbsetup.lint import Diagnostic
+from nbsetup.report.cells import CellChange
 
 #: Version of the JSON report layout; bump it on any incompatible change.
 SCHEMA_VERSION = 1
@@ -41,6 +42,8 @@ class FileResult:
     requirements: str | None = None
     #: The last frames of an internal error's traceback, shown under `-v` (not in JSON).
     traceback: str = ""
+    #: The changed cells, before and after (only computed for `--report-html`/`--report-cells`).
+    cells: tuple[CellChange, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report form of this file's result."""
