@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from nbsetup import check as lint
 from nbsetup import config, distributions, notebook_io, parallel, report, runtime, transform
@@ -27,6 +28,7 @@ from nbsetup.parallel import Outcome, default_jobs
 from nbsetup.pins import Pins, merge_pins
 from nbsetup.report import CHANGED, FAILED, SKIPPED, UNCHANGED, Change, FileResult
 from nbsetup.sources import find_pin_sources, load_pins, ordered
+from nbsetup.textnb import files as textnb_files
 
 BUG_HINT = "please report it at the nbsetup issue tracker with this notebook"
 
@@ -57,6 +59,8 @@ class Settings:
     jobs: int = 1
     #: What `nbsetup check` reports (`run_check` only); its `kernels` come from `[tool.nbsetup]`.
     rules: lint.Config = field(default_factory=lint.Config)
+    #: `--text`: `.py`/`.md` files named explicitly are text notebooks even without a header.
+    text: bool = False
 
     @property
     def write(self) -> bool:
@@ -97,7 +101,8 @@ def process(path: Path, settings: Settings) -> FileResult:
 
 def _process(path: Path, display: str, settings: Settings) -> FileResult:
     data = notebook_io.read_bytes(path)
-    document = notebook_io.loads(data)
+    codec = textnb_files.codec_for(path, data, settings.text)  # text-notebooks hook (1/3)
+    document = codec.loads(data)
     project = config.merge(settings.overrides, project_config(path.absolute().parent))
     skipped = transform.skip_reason(document.notebook, project.kernels)
     if skipped is not None:
@@ -114,18 +119,37 @@ def _process(path: Path, display: str, settings: Settings) -> FileResult:
         where = f"by {label}" if label else "(no requirements file found)"
         reason = f"not pinned {where}: {', '.join(unpinned)} (pin-missing is on)"
         return FileResult(display, FAILED, error=reason, requirements=origin)
-    new_data = notebook_io.dumps(document, result.notebook, result.origins)
-    if new_data == data:
+    new_data = codec.dumps(document, result.notebook, result.origins)
+    # text-notebooks hook (2/3): this file and the members of its jupytext pair, fixed alike.
+    writes = textnb_files.pair_writes(
+        path, data, document, new_data, result.notebook, lambda nb: _rewrite(nb, pins, options)
+    )
+    if not writes:
         return FileResult(display, UNCHANGED, result.changes, requirements=origin)
     # The safety net, on the data parsed back from the bytes about to be written. Imported
     # here: it loads nbformat's validator, which a run with nothing to change never needs.
     from nbsetup import safety
 
-    safety.verify(document.notebook, json.loads(new_data), result.origins)
+    if codec.text is None:  # text-notebooks hook (3/3): text is checked by its own codec
+        safety.verify(document.notebook, json.loads(new_data), result.origins)
     diff = report.render_diff(display, document.notebook, result.notebook) if settings.diff else ""
+    changes = result.changes + tuple(
+        Change("paired", f"paired {member} fixed the same way")
+        for member, _ in writes
+        if member != path
+    )
     if settings.write:
-        notebook_io.write_atomic(path, new_data)
-    return FileResult(display, CHANGED, result.changes, diff=diff, requirements=origin)
+        for member, member_data in writes:
+            notebook_io.write_atomic(member, member_data)
+    return FileResult(display, CHANGED, changes, diff=diff, requirements=origin)
+
+
+def _rewrite(
+    notebook: dict[str, Any], pins: Pins, options: transform.Config
+) -> tuple[dict[str, Any], tuple[int | None, ...]]:
+    """The core's rewrite of one member of a jupytext pair (text-notebooks hook)."""
+    result = transform.hoist(notebook, pins, options)
+    return result.notebook, result.origins
 
 
 def _pin_sources(path: Path, project: ProjectConfig) -> tuple[Path, ...]:
@@ -178,7 +202,8 @@ def check_file(path: Path, settings: Settings) -> lint.FileCheck:
 
 
 def _check_file(path: Path, display: str, settings: Settings) -> lint.FileCheck:
-    document = notebook_io.loads(notebook_io.read_bytes(path))
+    data = notebook_io.read_bytes(path)
+    document = textnb_files.codec_for(path, data, settings.text).loads(data)  # text notebooks
     here = path.absolute().parent
     project = config.merge(settings.overrides, project_config(here))
     skipped = transform.skip_reason(document.notebook, project.kernels)

@@ -46,6 +46,12 @@ _jobs = click.option(
     metavar="N",
     help="Process files in N worker processes (default: the number of CPUs).",
 )
+_text = click.option(  # text notebooks (nbsetup.textnb)
+    "--text",
+    is_flag=True,
+    help="Read .py/.md files named in PATHS as jupytext text notebooks even without a "
+    "jupytext header (directories only ever yield those with one). Needs nbsetup[text].",
+)
 _verbose = click.option(
     "-v", "--verbose", is_flag=True, help="Trace what nbsetup does (on stderr)."
 )
@@ -119,6 +125,7 @@ def main() -> None:
 @click.option(
     "-q", "--quiet", is_flag=True, help="Report only warnings and errors; no progress bar."
 )
+@_text
 @_verbose
 def fix(
     paths: tuple[Path, ...],
@@ -134,12 +141,14 @@ def fix(
     jobs: int | None,
     report_file: Path | None,
     quiet: bool,
+    text: bool,
     verbose: bool,
 ) -> None:
     """Hoist and pin the installs of the notebooks in PATHS (files or directories).
 
-    Directories are searched for *.ipynb, skipping hidden directories (such as
-    .ipynb_checkpoints), --exclude globs and, in a git work tree, the files git ignores.
+    Directories are searched for *.ipynb and for *.py/*.md with a jupytext header, skipping
+    hidden directories (such as .ipynb_checkpoints), --exclude globs and, in a git work tree,
+    the files git ignores.
     Files named on the command line are always processed.
     """
     if verbose:
@@ -154,6 +163,7 @@ def fix(
         installer=installer,
         guard=guard,
         jobs=jobs or batch.default_jobs(),
+        text=text,
     )
     files = _discover(paths, exclude)
     with _progress(len(files), quiet) as progress:
@@ -241,6 +251,7 @@ def _codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
 @click.option(
     "-q", "--quiet", is_flag=True, help="Report only diagnostics and errors; no progress bar."
 )
+@_text
 @_verbose
 def check_command(
     paths: tuple[Path, ...],
@@ -252,6 +263,7 @@ def check_command(
     output_format: str,
     jobs: int | None,
     quiet: bool,
+    text: bool,
     verbose: bool,
 ) -> None:
     """Report install hazards in the notebooks in PATHS (files or directories), changing nothing.
@@ -267,6 +279,7 @@ def check_command(
         pins=pin_files,
         jobs=jobs or batch.default_jobs(),
         rules=lint.Config(select=select or None, ignore=ignore),
+        text=text,
     )
     files = _discover(paths, exclude)
     with _progress(len(files), quiet) as progress:

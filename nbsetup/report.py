@@ -30,6 +30,7 @@ CHANGE_KINDS = (
     "cell-removed",
     "env-cell",
     "skipped",
+    "paired",
 )
 #: Kinds a user should look at (warnings in text, annotations on GitHub).
 WARNING_KINDS = frozenset({"conflict", "mismatch", "left", "moved", "preloaded", "restart"})

@@ -1,0 +1,179 @@
+"""Text notebook bytes ⇄ notebook data, writing back only the cells that changed.
+
+`loads` reads a jupytext text notebook (percent or light script, MyST or jupytext markdown)
+into the notebook jupytext reads from it; `dumps` writes a changed notebook back: the header
+and every unchanged cell keep their exact text, and only new and changed cells are rendered,
+by jupytext, in the file's own format (so magics are commented as the format comments them:
+`# %pip install x` in a percent script, bare in a MyST `{code-cell}`). With nothing changed,
+`dumps` returns the original bytes.
+
+Before (a percent script; cell 1 changed)::
+
+    # %%\\n# !pip install x\\nimport x\\n\\n# %%\\ny = 2 # odd spacing kept\\n
+
+After::
+
+    # %% nbsetup={"role": "environment"}\\n# %pip install x\\n\\n# %%\\nimport x\\n\\n
+    # %%\\ny = 2 # odd spacing kept\\n
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nbsetup.errors import EmptyFile, NotText
+from nbsetup.notebook_io import cell_text
+from nbsetup.textnb.layout import Layout, Piece, TextNotebookError, jupytext_module
+from nbsetup.textnb.layout import locate as _locate
+from nbsetup.textnb.layout import long_format as _long_format
+
+_BOM = "\ufeff"
+
+#: What the pipeline's core does to a notebook: the new notebook, and for each of its cells the
+#: index of the cell it derives from (None: new), as `transform.Result` has them.
+Rewrite = Callable[[dict[str, Any]], tuple[dict[str, Any], Sequence[int | None]]]
+
+
+@dataclass(frozen=True)
+class TextDocument:
+    """A decoded text notebook and what is needed to write it back."""
+
+    layout: Layout
+    data: bytes
+    newline: str
+    bom: bool
+
+    @property
+    def notebook(self) -> dict[str, Any]:
+        """The notebook as jupytext reads it."""
+        return self.layout.notebook
+
+    @property
+    def fmt(self) -> dict[str, str]:
+        """The file's long-form jupytext format."""
+        return self.layout.fmt
+
+
+def loads(data: bytes, fmt: str | dict[str, str]) -> TextDocument:
+    """Decode a text notebook; `fmt` is at least its extension (`"py"`, `"md:myst"`, ...)."""
+    if b"\x00" in data:
+        raise NotText("binary file, not a notebook")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise NotText(f"not UTF-8 text (invalid byte at offset {error.start})") from None
+    if not text.strip(_BOM + " \t\r\n"):
+        raise EmptyFile("empty file")
+    bom = text.startswith(_BOM)
+    body = text[1:] if bom else text
+    newline = "\r\n" if "\r\n" in body.split("\n", 1)[0] + "\n" else "\n"
+    layout = _locate(body, _long_format(body, fmt))
+    return TextDocument(layout, data, newline, bom)
+
+
+def dumps(
+    document: TextDocument, notebook: dict[str, Any], origins: Sequence[int | None]
+) -> bytes:
+    """`notebook` as text in the document's format, copying every unchanged cell's text.
+
+    Raises `TextNotebookError` when the text written would not read back, with jupytext, as
+    the cells jupytext itself would write; the file is then left alone.
+    """
+    layout = document.layout
+    originals = layout.notebook["cells"]
+    cells = notebook["cells"]
+    unchanged = [
+        origin is not None and cells[index] == originals[origin]
+        for index, origin in enumerate(origins)
+    ]
+    if list(origins) == list(range(len(originals))) and all(unchanged):
+        return document.data
+    rendered = _render(notebook, layout.fmt, document.newline)
+    if len(rendered.pieces) != len(cells):
+        raise TextNotebookError("jupytext does not write the changed cells back one for one")
+    # First keep each unchanged cell's text, re-rendering only the blank lines after a cell
+    # whose neighbour changed; if that reads back differently (a MyST `+++` break needed
+    # between two markdown cells that a removed cell kept apart), re-render those cells too.
+    for strict in (False, True):
+        text = _splice(layout, rendered, origins, unchanged, strict)
+        if _meaning(jupytext_module().reads(text, fmt=dict(layout.fmt))) == _meaning(
+            rendered.notebook
+        ):
+            break
+    else:
+        raise TextNotebookError(
+            "the changes cannot be written back without changing other cells; it was not changed"
+        )
+    wanted = [(cell["cell_type"], cell_text(cell)) for cell in cells]
+    if [(kind, source) for kind, source, _ in _meaning(rendered.notebook)] != wanted:
+        raise TextNotebookError(
+            f"jupytext's {layout.fmt['format_name']} format cannot hold the changed cells "
+            "as they are; it was not changed"
+        )
+    return ((_BOM if document.bom else "") + text).encode("utf-8")
+
+
+def fix_text(data: bytes, fmt: str | dict[str, str], rewrite: Rewrite) -> bytes:
+    """Read a text notebook, apply `rewrite` to its notebook, write it back (see `dumps`)."""
+    document = loads(data, fmt)
+    notebook, origins = rewrite(document.notebook)
+    return dumps(document, notebook, origins)
+
+
+def _render(notebook: dict[str, Any], fmt: dict[str, str], newline: str) -> Layout:
+    """The notebook as jupytext writes it, located cell by cell."""
+    import nbformat
+
+    jupytext = jupytext_module()
+    text = jupytext.writes(nbformat.from_dict(notebook), fmt=dict(fmt))
+    if newline != "\n":
+        text = text.replace("\n", newline)
+    return _locate(text, fmt)
+
+
+def _splice(
+    layout: Layout,
+    rendered: Layout,
+    origins: Sequence[int | None],
+    unchanged: Sequence[bool],
+    strict: bool,
+) -> str:
+    out = [layout.header]
+    count = len(layout.pieces)
+    for index, origin in enumerate(origins):
+        previous = origins[index - 1] if index else -1
+        following = origins[index + 1] if index + 1 < len(origins) else count
+        own = layout.pieces[origin] if origin is not None and unchanged[index] else None
+        new = rendered.pieces[index]
+        if own is None and new is None:
+            if unchanged[index] and index == origin == 0:
+                continue  # the cell jupytext makes of the header's fields: in `header`
+            raise TextNotebookError("a cell made of the header's fields cannot move")
+        assert origin is not None or new is not None
+        keep_body = own is not None and (not strict or previous == origin - 1)  # type: ignore[operator]
+        keep_trailer = own is not None and following == origin + 1  # type: ignore[operator]
+        body = own.body if keep_body and own else _piece(new).body
+        trailer = own.trailer if keep_trailer and own else _piece(new).trailer
+        if index + 1 < len(origins) and not (body + trailer).endswith(("\n", "\r")):
+            body += "\r\n" if "\r\n" in layout.header + body else "\n"  # it was the last line
+        out += [body, trailer]
+    return "".join(out)
+
+
+def _piece(piece: Piece | None) -> Piece:
+    if piece is None:
+        raise TextNotebookError("a changed cell has no text of its own")
+    return piece
+
+
+def _meaning(notebook: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """What a text notebook's cells hold, as jupytext reads them (ids are random: left out)."""
+    return [
+        (cell["cell_type"], cell_text(cell), dict(cell.get("metadata", {})))
+        for cell in notebook["cells"]
+    ]
+
+
+__all__ = ["Rewrite", "TextDocument", "dumps", "fix_text", "loads"]
