@@ -119,11 +119,16 @@ def _process(path: Path, display: str, settings: Settings) -> FileResult:
         where = f"by {label}" if label else "(no requirements file found)"
         reason = f"not pinned {where}: {', '.join(unpinned)} (pin-missing is on)"
         return FileResult(display, FAILED, error=reason, requirements=origin)
-    new_data = codec.dumps(document, result.notebook, result.origins)
     # text-notebooks hook (2/3): this file and the members of its jupytext pair, fixed alike.
     writes = textnb_files.pair_writes(
-        path, data, document, new_data, result.notebook, lambda nb: _rewrite(nb, pins, options)
+        path,
+        data,
+        codec,
+        document,
+        (result.notebook, result.origins),
+        lambda nb: _rewrite(nb, pins, options),
     )
+    new_data = dict(writes).get(path, data)
     if not writes:
         return FileResult(display, UNCHANGED, result.changes, requirements=origin)
     # The safety net, on the data parsed back from the bytes about to be written. Imported

@@ -19,10 +19,12 @@ After::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from nbsetup import envcell
 from nbsetup.errors import EmptyFile, NotText
 from nbsetup.notebook_io import cell_text
 from nbsetup.textnb.layout import Layout, Piece, TextNotebookError, jupytext_module
@@ -30,6 +32,8 @@ from nbsetup.textnb.layout import locate as _locate
 from nbsetup.textnb.layout import long_format as _long_format
 
 _BOM = "\ufeff"
+# Blank lines at either end of a cell's source, which no jupytext text format can hold.
+_BLANK_EDGES = re.compile(r"\A(?:[ \t]*\n)+|(?:\n[ \t]*)+\Z")
 
 #: What the pipeline's core does to a notebook: the new notebook, and for each of its cells the
 #: index of the cell it derives from (None: new), as `transform.Result` has them.
@@ -83,6 +87,7 @@ def dumps(
     """
     layout = document.layout
     originals = layout.notebook["cells"]
+    notebook = held(notebook, layout.notebook, origins)
     cells = notebook["cells"]
     unchanged = [
         origin is not None and cells[index] == originals[origin]
@@ -96,18 +101,23 @@ def dumps(
     # First keep each unchanged cell's text, re-rendering only the blank lines after a cell
     # whose neighbour changed; if that reads back differently (a MyST `+++` break needed
     # between two markdown cells that a removed cell kept apart), re-render those cells too.
+    # Each cell must read back as it read before (unchanged) or as jupytext's own text of it
+    # reads (changed): jupytext's text of an unchanged cell may read otherwise than the file's.
+    before, after = _meaning(layout.notebook), _meaning(rendered.notebook)
+    expected = [
+        before[origin] if origin is not None and same else after[index]
+        for index, (origin, same) in enumerate(zip(origins, unchanged, strict=True))
+    ]
     for strict in (False, True):
         text = _splice(layout, rendered, origins, unchanged, strict)
-        if _meaning(jupytext_module().reads(text, fmt=dict(layout.fmt))) == _meaning(
-            rendered.notebook
-        ):
+        if _meaning(jupytext_module().reads(text, fmt=dict(layout.fmt))) == expected:
             break
     else:
         raise TextNotebookError(
             "the changes cannot be written back without changing other cells; it was not changed"
         )
     wanted = [(cell["cell_type"], cell_text(cell)) for cell in cells]
-    if [(kind, source) for kind, source, _ in _meaning(rendered.notebook)] != wanted:
+    if [(kind, source) for kind, source, _ in expected] != wanted:
         raise TextNotebookError(
             f"jupytext's {layout.fmt['format_name']} format cannot hold the changed cells "
             "as they are; it was not changed"
@@ -120,6 +130,30 @@ def fix_text(data: bytes, fmt: str | dict[str, str], rewrite: Rewrite) -> bytes:
     document = loads(data, fmt)
     notebook, origins = rewrite(document.notebook)
     return dumps(document, notebook, origins)
+
+
+def held(
+    notebook: dict[str, Any], original: dict[str, Any], origins: Sequence[int | None]
+) -> dict[str, Any]:
+    """`notebook` with its new and changed cells as a text notebook holds them.
+
+    A text format has no place for blank lines at the start or end of a cell (jupytext drops
+    them), so a cell that lost its first or last lines to the environment cell loses the blank
+    lines left there too; unchanged cells are not touched. Every member of a jupytext pair is
+    written through this, so the `.ipynb` holds the same cells as its text twin.
+
+    >>> held({"cells": [{"cell_type": "code", "source": "\\nimport x\\n"}]}, {"cells": []}, [None])
+    {'cells': [{'cell_type': 'code', 'source': 'import x'}]}
+    """
+    cells = original["cells"]
+    new_cells = []
+    for cell, origin in zip(notebook["cells"], origins, strict=True):
+        if origin is None or cell != cells[origin]:
+            text = _BLANK_EDGES.sub("", cell_text(cell))
+            if text != cell_text(cell):
+                cell = {**cell, "source": envcell.as_source(text, cell["source"])}
+        new_cells.append(cell)
+    return {**notebook, "cells": new_cells}
 
 
 def _render(notebook: dict[str, Any], fmt: dict[str, str], newline: str) -> Layout:

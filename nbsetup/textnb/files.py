@@ -117,56 +117,61 @@ def _header_formats(path: Path) -> str:
 def pair_writes(
     path: Path,
     data: bytes,
+    codec_: Codec,
     document: Any,
-    new_data: bytes,
-    new_notebook: dict[str, Any],
+    result: tuple[dict[str, Any], Sequence[int | None]],
     rewrite: Rewrite,
 ) -> list[tuple[Path, bytes]]:
-    """The files to write for `path` and its jupytext pair, `.ipynb` first, text last.
+    """The files to write for `path` (`result`: its new notebook and origins) and its pair.
 
-    Lists only files whose bytes change. A notebook without `formats` metadata is alone:
-    `[(path, new_data)]` when it changes. Raises `PairError`, naming the pair, when a member
-    holds other cells than `path` (before or after the fix) or cannot be fixed.
+    Lists only files whose bytes change, `.ipynb` first and text last (jupytext takes the
+    newest member as the one to sync from). A notebook without a `formats` pairing stands
+    alone. Raises `PairError`, naming the pair, when a member holds other cells than `path`
+    (before or after the fix) or cannot be read.
     """
-    notebook = document.notebook
-    formats = notebook.get("metadata", {}).get("jupytext", {}).get("formats")
-    writes = [(path, new_data)] if new_data != data else []
+    notebook, origins = result
+    formats = document.notebook.get("metadata", {}).get("jupytext", {}).get("formats")
     if not isinstance(formats, str) or "," not in formats:
-        return writes
+        new_data = codec_.dumps(document, notebook, origins)
+        return [(path, new_data)] if new_data != data else []
     jupytext_module()  # a pair is found with jupytext's own path rules
     from jupytext.paired_paths import InconsistentPath, paired_paths
 
-    own_fmt = _own_format(path, document)
     try:
-        fmts = {Path(member): fmt for member, fmt in paired_paths(str(path), own_fmt, formats)}
+        fmts = {
+            Path(member): fmt
+            for member, fmt in paired_paths(str(path), _own_format(path, document), formats)
+        }
     except InconsistentPath as error:
         raise PairError(f"jupytext pair {formats}: {error}") from None
     names = ", ".join(member.name for member in fmts)
-    for member in fmts:
+    # Every member's cells as a text notebook holds them, so that all members agree.
+    new_notebook = codec.held(notebook, document.notebook, origins)
+    writes = [(path, data, codec_.dumps(document, new_notebook, origins))]
+    for member, fmt in fmts.items():
         if member == path or not member.exists():
             continue
         old = notebook_io.read_bytes(member)
-        fmt = fmts[member]
-        twin_codec = Codec(fmt["extension"][1:] if fmt["extension"] != ".ipynb" else None)
+        twin_codec = Codec(None if fmt["extension"] == ".ipynb" else fmt["extension"][1:])
         try:
             twin = twin_codec.loads(old)
         except NbsetupError as error:
-            raise PairError(f"paired with {member} ({formats}): {member.name}: {error}") from None
-        if _cells(twin.notebook) != _cells(notebook):
+            raise PairError(f"paired with {member} ({formats}): {error}") from None
+        if _cells(twin.notebook) != _cells(document.notebook):
             raise PairError(
                 f"paired with {member} ({formats}) but their cells differ; run "
                 f"`jupytext --sync {path}` first, then nbsetup fix (pair: {names})"
             )
-        twin_notebook, origins = rewrite(twin.notebook)
+        twin_notebook, twin_origins = rewrite(twin.notebook)
+        twin_notebook = codec.held(twin_notebook, twin.notebook, twin_origins)
         if _cells(twin_notebook) != _cells(new_notebook):
             raise PairError(
                 f"the fix would leave {member} ({formats}) out of sync; nothing written "
                 f"(pair: {names})"
             )
-        twin_data = twin_codec.dumps(twin, twin_notebook, origins)
-        if twin_data != old:
-            writes.append((member, twin_data))
-    return sorted(writes, key=lambda write: text_extension(write[0].name) is not None)
+        writes.append((member, old, twin_codec.dumps(twin, twin_notebook, twin_origins)))
+    changed = [(member, new) for member, old, new in writes if new != old]
+    return sorted(changed, key=lambda write: text_extension(write[0].name) is not None)
 
 
 def _own_format(path: Path, document: Any) -> dict[str, str]:
