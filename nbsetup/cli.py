@@ -48,6 +48,7 @@ _jobs = click.option(
 )
 _text = click.option(  # text notebooks (nbsetup.textnb)
     "--text",
+    "text_notebooks",
     is_flag=True,
     help="Read .py/.md files named in PATHS as jupytext text notebooks even without a "
     "jupytext header (directories only ever yield those with one). Needs nbsetup[text].",
@@ -141,7 +142,7 @@ def fix(
     jobs: int | None,
     report_file: Path | None,
     quiet: bool,
-    text: bool,
+    text_notebooks: bool,
     verbose: bool,
 ) -> None:
     """Hoist and pin the installs of the notebooks in PATHS (files or directories).
@@ -163,7 +164,7 @@ def fix(
         installer=installer,
         guard=guard,
         jobs=jobs or batch.default_jobs(),
-        text=text,
+        text=text_notebooks,
     )
     files = _discover(paths, exclude)
     with _progress(len(files), quiet) as progress:
@@ -263,7 +264,7 @@ def check_command(
     output_format: str,
     jobs: int | None,
     quiet: bool,
-    text: bool,
+    text_notebooks: bool,
     verbose: bool,
 ) -> None:
     """Report install hazards in the notebooks in PATHS (files or directories), changing nothing.
@@ -279,7 +280,7 @@ def check_command(
         pins=pin_files,
         jobs=jobs or batch.default_jobs(),
         rules=lint.Config(select=select or None, ignore=ignore),
-        text=text,
+        text=text_notebooks,
     )
     files = _discover(paths, exclude)
     with _progress(len(files), quiet) as progress:

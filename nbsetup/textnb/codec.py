@@ -161,10 +161,34 @@ def _render(notebook: dict[str, Any], fmt: dict[str, str], newline: str) -> Layo
     import nbformat
 
     jupytext = jupytext_module()
-    text = jupytext.writes(nbformat.from_dict(notebook), fmt=dict(fmt))
+    text = jupytext.writes(nbformat.from_dict(_keeping_marker(notebook)), fmt=dict(fmt))
     if newline != "\n":
         text = text.replace("\n", newline)
     return _locate(text, fmt)
+
+
+def _keeping_marker(notebook: dict[str, Any]) -> dict[str, Any]:
+    """`notebook` with a jupytext cell-metadata filter that keeps the environment cell's marker.
+
+    A script without a header reads with the filter `-all` (jupytext keeps only the metadata
+    keys the file already has); the marker must still be written, or the next run would not
+    find the environment cell. Once written, jupytext reads it back like any other key.
+    """
+    from jupytext.metadata_filter import metadata_filter_as_dict, metadata_filter_as_string
+
+    settings = notebook.get("metadata", {}).get("jupytext", {})
+    if "cell_metadata_filter" not in settings or envcell.find(notebook["cells"]) is None:
+        return notebook
+    rules = metadata_filter_as_dict(settings["cell_metadata_filter"])
+    if isinstance(rules.get("excluded"), list):
+        rules["excluded"] = [key for key in rules["excluded"] if key != envcell.MARKER]
+    if rules.get("additional") != "all":
+        rules["additional"] = [*(rules.get("additional") or []), envcell.MARKER]
+    metadata = {
+        **notebook["metadata"],
+        "jupytext": {**settings, "cell_metadata_filter": metadata_filter_as_string(rules)},
+    }
+    return {**notebook, "metadata": metadata}
 
 
 def _splice(
@@ -185,11 +209,11 @@ def _splice(
             if unchanged[index] and index == origin == 0:
                 continue  # the cell jupytext makes of the header's fields: in `header`
             raise TextNotebookError("a cell made of the header's fields cannot move")
-        assert origin is not None or new is not None
-        keep_body = own is not None and (not strict or previous == origin - 1)  # type: ignore[operator]
-        keep_trailer = own is not None and following == origin + 1  # type: ignore[operator]
-        body = own.body if keep_body and own else _piece(new).body
-        trailer = own.trailer if keep_trailer and own else _piece(new).trailer
+        # An unchanged cell keeps its text; the blank lines after it only while the same cell
+        # follows it, and (strict) its text only while the same cell precedes it.
+        at = -2 if origin is None else origin
+        body = own.body if own and (not strict or previous == at - 1) else _piece(new).body
+        trailer = own.trailer if own and following == at + 1 else _piece(new).trailer
         if index + 1 < len(origins) and not (body + trailer).endswith(("\n", "\r")):
             body += "\r\n" if "\r\n" in layout.header + body else "\n"  # it was the last line
         out += [body, trailer]
