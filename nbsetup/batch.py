@@ -52,6 +52,8 @@ class Settings:
     jobs: int = 1
     #: Whether changed files record their changed cells (`--report-html`, `--report-cells`).
     cells: bool = False
+    #: `--text`: `.py`/`.md` files named explicitly are text notebooks even without a header.
+    text: bool = False
     #: What `nbsetup check` reports (`run_check` only).
     rules: lint.Config = field(default_factory=lint.Config)
 
@@ -86,6 +88,7 @@ def process(path: Path, settings: Settings) -> FileResult:
             write=settings.write,
             diff=settings.diff,
             cells=settings.cells,
+            text=settings.text,
         )
     except UnpinnedPackages as error:
         return FileResult(display, FAILED, error=str(error), requirements=error.origin)
@@ -107,7 +110,7 @@ def check_file(path: Path, settings: Settings) -> FileCheck:
     """Read and lint one notebook (`nbsetup check`); never raises for bad input."""
     display = str(path)
     try:
-        return pipeline.check_file(path, settings.overrides, settings.rules)
+        return pipeline.check_file(path, settings.overrides, settings.rules, text=settings.text)
     except NbsetupError as error:
         return FileCheck(display, error=str(error))
     except Exception as error:  # the per-file boundary, as in `process`

@@ -49,6 +49,13 @@ _jobs = click.option(
     metavar="N",
     help="Process files in N worker processes (default: the number of CPUs).",
 )
+_text = click.option(
+    "--text",
+    "text_notebooks",
+    is_flag=True,
+    help="Read .py/.md files named in PATHS as jupytext text notebooks even without a "
+    "jupytext header (directories only ever yield those with one). Needs nbsetup[text].",
+)
 _verbose = click.option(
     "-v", "--verbose", is_flag=True, help="Trace what nbsetup does (on stderr)."
 )
@@ -133,6 +140,7 @@ def main() -> None:
 @click.option(
     "-q", "--quiet", is_flag=True, help="Report only warnings and errors; no progress bar."
 )
+@_text
 @_verbose
 def fix(
     paths: tuple[Path, ...],
@@ -150,12 +158,14 @@ def fix(
     report_html: Path | None,
     report_cells: bool,
     quiet: bool,
+    text_notebooks: bool,
     verbose: bool,
 ) -> None:
     """Hoist and pin the installs of the notebooks in PATHS (files or directories).
 
-    Directories are searched for *.ipynb, skipping hidden directories (such as
-    .ipynb_checkpoints), --exclude globs and, in a git work tree, the files git ignores.
+    Directories are searched for *.ipynb and for *.py/*.md with a jupytext header, skipping
+    hidden directories (such as .ipynb_checkpoints), --exclude globs and, in a git work tree,
+    the files git ignores.
     Files named on the command line are always processed.
     """
     if verbose:
@@ -171,6 +181,7 @@ def fix(
         guard=guard,
         jobs=jobs or batch.default_jobs(),
         cells=report_cells or report_html is not None,
+        text=text_notebooks,
     )
     files = _discover(paths, exclude)
     with _progress(len(files), quiet) as progress:
@@ -288,6 +299,7 @@ def _codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
 @click.option(
     "-q", "--quiet", is_flag=True, help="Report only diagnostics and errors; no progress bar."
 )
+@_text
 @_verbose
 def check_command(
     paths: tuple[Path, ...],
@@ -299,6 +311,7 @@ def check_command(
     output_format: str,
     jobs: int | None,
     quiet: bool,
+    text_notebooks: bool,
     verbose: bool,
 ) -> None:
     """Report install hazards in the notebooks in PATHS (files or directories), changing nothing.
@@ -314,6 +327,7 @@ def check_command(
         pins=pin_files,
         jobs=jobs or batch.default_jobs(),
         rules=lint.Config(select=select or None, ignore=ignore),
+        text=text_notebooks,
     )
     files = _discover(paths, exclude)
     with _progress(len(files), quiet) as progress:

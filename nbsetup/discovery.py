@@ -16,6 +16,7 @@ from pathlib import Path
 
 from nbsetup import config
 from nbsetup.config import ProjectConfig
+from nbsetup.textnb.files import drop_twins, is_text_notebook
 
 
 def discover(paths: Sequence[Path], exclude: Sequence[str] = ()) -> list[Path]:
@@ -53,10 +54,11 @@ def _walk(root: Path, exclude: Sequence[str]) -> list[Path]:
         found += [
             here / name
             for name in sorted(files)
-            if name.endswith(".ipynb") and not _excluded(here / name, anchor, patterns)
+            if (name.endswith(".ipynb") or is_text_notebook(here / name))  # text notebooks
+            and not _excluded(here / name, anchor, patterns)
         ]
     ignored = _git_ignored(root, found)
-    return [path for path in found if path not in ignored]
+    return drop_twins([path for path in found if path not in ignored])  # one file per pair
 
 
 def _project_excludes(directory: Path, root: Path) -> tuple[Sequence[str], Path]:

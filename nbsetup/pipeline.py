@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from nbsetup import config, distributions, kernels, lint, notebook_io, pinning, runtime, transform
 from nbsetup.changes import Change
@@ -28,6 +29,7 @@ from nbsetup.pins import Pins, merge_pins
 from nbsetup.report import CHANGED, SKIPPED, UNCHANGED, FileCheck, render_diff
 from nbsetup.report.cells import CellChange, changed_cells
 from nbsetup.sources import find_pin_sources, load_pins, ordered
+from nbsetup.textnb import files as textnb_files
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class Fixed:
     diff: str = ""
     #: The changed cells before and after, when asked for (`--report-html`).
     cells: tuple[CellChange, ...] = ()
+    #: The other members of the notebook's jupytext pair that change with it, and their bytes.
+    paired: tuple[tuple[Path, bytes], ...] = ()
 
 
 #: How a caller gives the pins: None (the project's or the nearest pin files), pin files by
@@ -108,6 +112,16 @@ def hoist_options(project: ProjectConfig, label: str | None) -> transform.Config
     )
 
 
+@dataclass(frozen=True)
+class Extras:
+    """What a caller asks for beyond the fixed notebook."""
+
+    #: A unified diff of cell sources, headed with this path; None: no diff.
+    diff_path: str | None = None
+    #: The changed cells, before and after (`--report-html`, `--report-cells`).
+    cells: bool = False
+
+
 def fix_file(
     path: Path,
     overrides: Overrides = NO_OVERRIDES,
@@ -117,60 +131,95 @@ def fix_file(
     write: bool = True,
     diff: bool = False,
     cells: bool = False,
+    text: bool = False,
 ) -> Fixed:
     """Fix the notebook at `path`, writing it back when it changed and `write` is set.
 
     `project`: the settings to use instead of the notebook's `[tool.nbsetup]` (and
-    `overrides`). Raises `NbsetupError` for a file that cannot be fixed; it is then untouched.
+    `overrides`). `text`: read a `.py`/`.md` without a jupytext header as a text notebook.
+    The members of a jupytext pair are fixed and written with it, all or none. Raises
+    `NbsetupError` for a file that cannot be fixed; it is then untouched.
     """
     data = notebook_io.read_bytes(path)
+    codec = textnb_files.codec_for(path, data, text)
     fixed = _fix(
         data,
+        codec,
         lambda: project if project is not None else project_for(path, overrides),
         lambda settings: choose_pins(path, settings, pins),
-        str(path) if diff else None,
-        cells,
+        Extras(str(path) if diff else None, cells),
+        path,
     )
     if write and fixed.status == CHANGED:
         notebook_io.write_atomic(path, fixed.data)
+        for member, member_data in fixed.paired:
+            notebook_io.write_atomic(member, member_data)
     return fixed
 
 
 def fix_data(data: bytes, project: ProjectConfig, pins: PinChoice) -> Fixed:
-    """Fix a notebook given as bytes, with the settings and pins given; reads nothing."""
-    return _fix(data, lambda: project, lambda _: pins, None, False)
+    """Fix a notebook given as `.ipynb` bytes, with the settings and pins given; reads nothing."""
+    return _fix(data, textnb_files.Codec(), lambda: project, lambda _: pins, Extras(), None)
 
 
 def _fix(
     data: bytes,
+    codec: textnb_files.Codec,
     settings: Callable[[], ProjectConfig],
     choose: Callable[[ProjectConfig], PinChoice],
-    diff_path: str | None,
-    cells: bool,
+    extras: Extras,
+    path: Path | None,
 ) -> Fixed:
     # The order of the steps decides which error a broken input gets: the notebook's own
     # (decoding) first, then its project's settings, then its pins.
-    document = notebook_io.loads(data)
+    document = codec.loads(data)
     project = settings()
     skipped = kernels.skip_reason(document.notebook, project.kernels)
     if skipped is not None:
         return Fixed(SKIPPED, data, (Change("skipped", skipped),))
     choice = choose(project)
-    result = transform.hoist(document.notebook, choice.pins, hoist_options(project, choice.label))
+    options = hoist_options(project, choice.label)
+    result = transform.hoist(document.notebook, choice.pins, options)
     unpinned = [c.package for c in result.changes if c.kind == "unpinned" and c.package]
     if project.pin_missing and unpinned:
         raise UnpinnedPackages(unpinned, choice.label, choice.origin)
-    new_data = notebook_io.dumps(document, result.notebook, result.origins)
-    if new_data == data:
+    if path is None:
+        writes = [(None, codec.dumps(document, result.notebook, result.origins))]
+    else:
+        writes = textnb_files.pair_writes(
+            path,
+            data,
+            codec,
+            document,
+            (result.notebook, result.origins),
+            lambda twin: _rewrite(twin, choice.pins, options),
+        )
+    new_data = next((new for member, new in writes if member == path), data)
+    paired = tuple((member, new) for member, new in writes if member not in (None, path))
+    if new_data == data and not paired:
         return Fixed(UNCHANGED, data, result.changes, choice.origin)
-    # The safety net, on the data parsed back from the bytes about to be written. Imported
-    # here: it loads nbformat's validator, which a run with nothing to change never needs.
-    from nbsetup import safety
+    if codec.text is None:
+        # The safety net, on the data parsed back from the bytes about to be written (a text
+        # notebook's codec checks its own). Imported here: it loads nbformat's validator,
+        # which a run with nothing to change never needs.
+        from nbsetup import safety
 
-    safety.verify(document.notebook, json.loads(new_data), result.origins)
-    shown = render_diff(diff_path, document.notebook, result.notebook) if diff_path else ""
-    changed = changed_cells(document.notebook, result.notebook, result.origins) if cells else ()
-    return Fixed(CHANGED, new_data, result.changes, choice.origin, shown, changed)
+        safety.verify(document.notebook, json.loads(new_data), result.origins)
+    changes = result.changes + tuple(
+        Change("paired", f"paired {member} fixed the same way") for member, _ in paired
+    )
+    old, new = document.notebook, result.notebook
+    shown = render_diff(extras.diff_path, old, new) if extras.diff_path else ""
+    changed = changed_cells(old, new, result.origins) if extras.cells else ()
+    return Fixed(CHANGED, new_data, changes, choice.origin, shown, changed, paired)
+
+
+def _rewrite(
+    notebook: dict[str, Any], pins: Pins, options: transform.Config
+) -> tuple[dict[str, Any], tuple[int | None, ...]]:
+    """The core's rewrite of another member of a jupytext pair."""
+    result = transform.hoist(notebook, pins, options)
+    return result.notebook, result.origins
 
 
 def check_file(
@@ -180,9 +229,11 @@ def check_file(
     *,
     project: ProjectConfig | None = None,
     pins: PinRequest = None,
+    text: bool = False,
 ) -> FileCheck:
     """Lint the notebook at `path` (`nbsetup check`); raises `NbsetupError` as `fix_file` does."""
-    document = notebook_io.loads(notebook_io.read_bytes(path))
+    data = notebook_io.read_bytes(path)
+    document = textnb_files.codec_for(path, data, text).loads(data)
     settings = project if project is not None else project_for(path, overrides)
     skipped = kernels.skip_reason(document.notebook, settings.kernels)
     if skipped is not None:

@@ -1,0 +1,3 @@
+# %%
+# !pip install numpy
+import numpy
