@@ -321,12 +321,14 @@ def _package_keys(command: InstallCommand) -> set[tuple[str, str]]:
 
 
 def _package_name(manager: str, text: str) -> str:
+    """The package a requirement installs: its name, even for `name @ URL` (a pin may turn
+    `torch` into `torch @ https://...`); the text for a bare URL or anything unparsable."""
     if manager == "pip":
         try:
             requirement = Requirement(text)
         except InvalidRequirement:
             return text
-        return text if requirement.url else canonicalize_name(requirement.name)
+        return canonicalize_name(requirement.name)
     if manager == "conda":
         return matchspec.parse(text).name
     return _APT_NAME_END.split(text, maxsplit=1)[0].lower()
