@@ -17,8 +17,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from packaging.requirements import Requirement
 
 from nbsetup import envcell, quoting
+from nbsetup.api import fix_bytes
+from nbsetup.config import ProjectConfig
 from nbsetup.installs import find_installs
 from nbsetup.quoting import UnsafeWord
 from tests.ipython_harness import (
@@ -388,3 +391,101 @@ def test_a_kernel_style_system_piped_passes_the_same_words(ipython):
     assert outcome.error is None, outcome.printed
     assert installer_words(ipython, outcome) == [[*k[3], *intended(HOSTILE)] for k in kinds]
     assert list(_workdir(ipython).iterdir()) == []
+
+
+# --- whole environment cells, as `nbsetup fix` writes them ------------------------------------
+
+_PIP_PINS = [
+    "torch @ https://download.pytorch.org/whl/cpu/torch-2.3.1%2Bcpu-cp311-cp311-linux_x86_64.whl",
+    "whisper @ git+https://github.com/openai/whisper.git@v20231117",
+    'x==1; platform_release != \'{__import__("os").system("touch sentinel")}\'',
+    "y==2; platform_release != '$(touch sentinel)|`touch sentinel`;{x}$x$a.b'",
+    'z===a{b}$c; os_name == "it\'s"',
+    # No marker: the guard checks it, from Python code nbsetup writes.
+    "w===a{b}$x'\"",
+]
+_CONDA_PINS = ["numpy>=1.26", "scipy 1.11.*", "gdal=3.8|3.9"]
+_NOTEBOOK = {
+    "cells": [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "a",
+            "metadata": {},
+            "outputs": [],
+            "source": "!pip install torch whisper x y z w\n%conda install -y numpy scipy gdal\n",
+        }
+    ],
+    "metadata": {"language_info": {"name": "python"}},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+
+def _fixed_env_cell(tmp_path: Path, config: ProjectConfig, label: str | None = None) -> str:
+    (tmp_path / "requirements.txt").write_text("\n".join(_PIP_PINS) + "\n", encoding="utf-8")
+    dependencies = "".join(f"  - {json.dumps(spec)}\n" for spec in _CONDA_PINS)
+    (tmp_path / "environment.yml").write_text(f"dependencies:\n{dependencies}", encoding="utf-8")
+    pins = [tmp_path / "requirements.txt", tmp_path / "environment.yml"]
+    result = fix_bytes(json.dumps(_NOTEBOOK).encode(), pins, config, pins_label=label)
+    assert result.changed
+    cell = json.loads(result.data)["cells"][0]
+    assert envcell.MARKER in cell["metadata"]
+    source = cell["source"]
+    return source if isinstance(source, str) else "".join(source)
+
+
+def _assert_installs_pins(shell: Shell, source: str, guard: bool = False) -> None:
+    outcome = shell.run(source, _workdir(shell))
+    assert outcome.error is None, outcome.printed
+    calls = installer_words(shell, outcome)
+    conda = [call for call in calls if call[0] == "conda"]
+    pip = [call for call in calls if call[0] in ("pip", "uv")]
+    assert conda == [["conda", "install", "-y", *_CONDA_PINS]]
+    assert len(pip) == 1
+    assert [Requirement(text) for text in pip[0][-len(_PIP_PINS) :]] == [
+        Requirement(text) for text in _PIP_PINS
+    ]
+    assert list(_workdir(shell).iterdir()) == []
+    if guard:  # the guard's own code ran, with the hostile pin in its data
+        assert "w: not installed" in outcome.printed
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        pytest.param(ProjectConfig(), id="default"),
+        pytest.param(ProjectConfig(guard=True), id="guard"),
+        pytest.param(ProjectConfig(installer="auto"), id="installer-auto"),
+        pytest.param(ProjectConfig(installer="uv"), id="installer-uv"),
+    ],
+)
+def test_a_fixed_environment_cell_installs_exactly_the_pins(ipython, tmp_path, config):
+    source = _fixed_env_cell(tmp_path, config)
+    _assert_installs_pins(ipython, source, config.guard)
+
+
+def test_a_pin_source_name_with_line_breaks_stays_in_the_comment(ipython, tmp_path):
+    source = _fixed_env_cell(tmp_path, ProjectConfig(), "r.txt\n!touch sentinel\u2028x")
+    first, second = source.splitlines()[:2]
+    assert first.endswith("pinned by r.txt\\n!touch sentinel\\u2028x.")
+    assert second.startswith(envcell.HEADER_PREFIX)
+    _assert_installs_pins(ipython, source)
+
+
+@pytest.mark.slow
+def test_a_fixed_environment_cell_installs_exactly_the_pins_in_older_ipython(
+    other_ipython, tmp_path
+):
+    source = _fixed_env_cell(tmp_path, ProjectConfig(guard=True))
+    _assert_installs_pins(other_ipython, source, guard=True)
+
+
+def test_a_pin_with_a_line_break_is_refused_not_written(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "p"\ndependencies = ["x==1; os_name == \'a\\u2028!touch sentinel\'"]\n',
+        encoding="utf-8",
+    )
+    notebook = {**_NOTEBOOK, "cells": [{**_NOTEBOOK["cells"][0], "source": "!pip install x\n"}]}
+    with pytest.raises(UnsafeWord, match=r"into a %pip line: it contains a line break"):
+        fix_bytes(json.dumps(notebook).encode(), tmp_path / "pyproject.toml")
