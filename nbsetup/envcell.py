@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from nbsetup import quoting
+
 #: The cell-metadata key that marks the environment cell.
 MARKER = "nbsetup"
 #: What the marker holds; fixed, so re-running never churns the metadata.
@@ -30,11 +32,11 @@ def find(cells: Sequence[dict[str, Any]]) -> int | None:
 
 
 def header(requirements: str | None) -> list[str]:
-    """The generated comment that opens the cell, naming the pin source."""
+    """The generated comment that opens the cell, naming the pin source (on one line, always)."""
     if requirements is None:
         source = "from this notebook's installs (no requirements file found to pin them)"
     else:
-        source = f"from this notebook's installs, pinned by {requirements}"
+        source = f"from this notebook's installs, pinned by {quoting.one_line(requirements)}"
     return [
         f"{HEADER_PREFIX} environment cell, generated {source}.",
         f"{HEADER_PREFIX} it runs before any other code; to change it, edit the installs or "

@@ -4,9 +4,9 @@ The transform's pin policy, `check`, the safety net, the preloaded-package check
 file readers all ask these questions; they get their answers here, so that a package keeps
 one name everywhere:
 
-- `package_key("pip", "Scikit_Learn>=1")` → `("pip", "scikit-learn")`; a URL requirement or
-  text pip would reject is its own key; `uv` installs are pip's; conda and apt have their own
-  name rules (`conda_name`, `apt_name`).
+- `package_key("pip", "Scikit_Learn>=1")` → `("pip", "scikit-learn")`, also for
+  `name @ URL`; a bare URL or text pip would reject is its own key; `uv` installs are pip's;
+  conda and apt have their own name rules (`conda_name`, `apt_name`).
 - `pip_name` also guesses a name from a URL (`#egg=`, an archive's file name, a VCS
   repository), for `check`'s import-to-install matching.
 - `is_url`, `is_vcs`, `vcs_revision`, `is_local_path`: what kind of location an argument is.
@@ -134,14 +134,15 @@ def apt_name(text: str) -> str:
 
 
 def package_key(manager: str, text: str) -> tuple[str, str]:
-    """What identifies one package of an install line, to pin it and to find it again.
+    """Which package an install argument installs, by manager and name.
 
-    pip (and uv): the canonical name of a named requirement; a URL requirement or text that
-    does not parse is its own key. conda: the match spec's name. apt: the package name.
+    pip (and uv): the canonical name of a requirement, `name @ URL` included (a pin may turn
+    `torch` into `torch @ https://...`); a bare URL or text that does not parse is its own
+    key. conda: the match spec's name. apt: the package name.
     """
     if manager in ("pip", "uv"):
         requirement = _parsed(text)
-        if requirement is None or requirement.url:
+        if requirement is None:
             return ("pip", text)
         return ("pip", canonicalize_name(requirement.name))
     if manager == "conda":

@@ -28,8 +28,6 @@ Rules (CONTRACT "Pins"):
 
 from __future__ import annotations
 
-import re
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -38,7 +36,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from nbsetup import matchspec, packages
+from nbsetup import matchspec, packages, quoting
 from nbsetup.commands import InstallCommand
 from nbsetup.envcell import INSTALLERS, PIP_STYLES
 from nbsetup.requirements import Pins, RequirementEntry
@@ -97,7 +95,6 @@ OPTION_ALIASES = {
     "conda": {"-c": "--channel", "-n": "--name", "-p": "--prefix"},
     "apt": {},
 }
-_PREFIXES = {"apt": "!apt-get install -y", "conda": "%conda install -y"}
 APT_UPDATE_LINE = "!apt-get update -qq"
 
 
@@ -120,10 +117,6 @@ class LineStyle:
     def pip_command(self) -> str:
         """`%pip`, `!pip`, or with `installer="uv"` `%uv pip`/`!uv pip` (`auto`: pip's)."""
         return f"{self.pip[0]}uv pip" if self.installer == "uv" else self.pip
-
-    @property
-    def pip_prefix(self) -> str:
-        return f"{self.pip_command} install -q" if self.quiet else f"{self.pip_command} install"
 
 
 @dataclass(frozen=True)
@@ -226,7 +219,7 @@ def resolve(commands: Sequence[InstallCommand], pins: Pins) -> Resolution:
         _extend_unique(group.constraint_files, command.constraint_files)
         for text in command.requirements:
             requirement = _parse(text) if manager == "pip" else None
-            installs.setdefault(packages.package_key(manager, text), []).append(
+            installs.setdefault(_policy_key(manager, text, requirement), []).append(
                 _Install(index, order, text, requirement)
             )
             order += 1
@@ -300,9 +293,10 @@ def _tokens(pairs: Sequence[tuple[str, str | None]]) -> tuple[str, ...]:
 
 
 def render_line(line: InstallLine, style: LineStyle = LineStyle()) -> str:
-    """The notebook source of an install line, every argument quoted for IPython and the shell.
+    """The notebook source of an install line, its words quoted for the line's kind (`quoting`).
 
     `InstallLine("pip", requirements=("numpy<2", "torch"))` → `%pip install -q "numpy<2" torch`.
+    Raises `quoting.UnsafeWord` for a word no line can carry (one with a line break).
     """
     arguments = [*line.options]
     for path in line.requirement_files:
@@ -310,47 +304,21 @@ def render_line(line: InstallLine, style: LineStyle = LineStyle()) -> str:
     for path in line.constraint_files:
         arguments += ["-c", path]
     arguments += line.requirements
-    prefix = style.pip_prefix if line.manager == "pip" else _PREFIXES[line.manager]
-    return " ".join([prefix, *(quote_argument(a) for a in arguments)])
+    if line.manager == "apt":
+        return quoting.shell_line(["apt-get", "install", "-y", *arguments])
+    if line.manager == "conda":
+        return quoting.conda_magic_line(["install", "-y", *arguments])
+    words = ["install", *(["-q"] if style.quiet else []), *arguments]
+    uv = style.installer == "uv"
+    if style.pip == "!pip":
+        return quoting.shell_line(["uv", "pip", *words] if uv else ["pip", *words])
+    return quoting.uv_magic_line(["pip", *words]) if uv else quoting.pip_magic_line(words)
 
 
 def render_lines(resolution: Resolution, style: LineStyle = LineStyle()) -> tuple[str, ...]:
     """All install lines of the environment cell, `apt-get update` first when hoisted."""
     update = (APT_UPDATE_LINE,) if resolution.apt_update else ()
     return update + tuple(render_line(line, style) for line in resolution.lines)
-
-
-# shlex.quote's set of characters that never need quoting.
-_SAFE_RE = re.compile(r"[\w@%+=:,./-]+", re.ASCII)
-# pip's environment-variable syntax in requirements files: safe to let the shell expand.
-_ENV_VAR_RE = re.compile(r"\$\{[A-Z0-9_]+\}")
-
-
-def quote_argument(text: str) -> str:
-    """Quote one argument so that IPython and then the shell pass `text` through unchanged.
-
-    IPython expands `!`/`%` lines before the shell sees them (`InteractiveShell.var_expand`
-    with `IPython.utils.text.DollarFormatter`), quotes or not: `{expr}` is evaluated, `{{`/`}}`
-    give literal braces, and `$name` (a `$` followed by a word character or `.`) is replaced,
-    with `$$name` giving a literal `$name`. Since IPython 8 (ipython/ipython#10545) `$name`
-    inside single quotes is left alone, and `$$name` then stays doubled, so `$$` is not a
-    portable escape. Instead no `$` is ever followed by a word character: inside single quotes
-    we write `$''`, an empty quoted string the shell drops. Braces are always doubled, and no
-    field is left, so the expansion cannot fail (on failure IPython would skip it and leave
-    `{{` doubled).
-
-    Shell quoting: none when every character is in shlex's safe set; double quotes when the
-    text has no `"`, backtick or backslash and its only `$` are pip's `${VAR}` references (the
-    shell expands them as pip would in a requirements file); single quotes otherwise, so `;`,
-    `&&`, backticks and `$()` stay inert.
-    """
-    if _SAFE_RE.fullmatch(text):
-        quoted = text
-    elif not any(c in text for c in '"`\\') and "$" not in _ENV_VAR_RE.sub("", text):
-        quoted = f'"{text}"'
-    else:
-        quoted = shlex.quote(text).replace("$", "$''")
-    return quoted.replace("{", "{{").replace("}", "}}")
 
 
 def _extend_unique(target: list[str], items: Sequence[str]) -> None:
@@ -369,6 +337,14 @@ def _parse(text: str) -> Requirement | None:
     except InvalidRequirement:
         return None
     return requirement
+
+
+def _policy_key(manager: str, text: str, requirement: Requirement | None) -> tuple[str, str]:
+    """How the pin policy groups installs: by package, but a URL requirement (or one that does
+    not parse) on its own, kept as written."""
+    if manager == "pip" and (requirement is None or requirement.url):
+        return (manager, text)
+    return packages.package_key(manager, text)
 
 
 def _note(

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import re
-import shlex
-import string
 from collections import Counter
 
 import pytest
@@ -14,16 +12,17 @@ from packaging.utils import canonicalize_name
 from nbsetup.commands import InstallCommand
 from nbsetup.pinning import (
     InstallLine,
+    LineStyle,
     PinNote,
     Resolution,
     canonical_options,
-    quote_argument,
     render_line,
     render_lines,
     resolve,
 )
 from nbsetup.pins import RequirementEntry, merge_pins
 from nbsetup.requirements import Pins, parse_requirements
+from tests.ipython_harness import model_words
 
 # packaging reads marker strings with backslashes through `ast`, which warns; not our concern.
 pytestmark = pytest.mark.filterwarnings("ignore:invalid escape sequence:DeprecationWarning")
@@ -411,46 +410,18 @@ def test_canonical_options(manager, options, expected):
 # --- rendering ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        pytest.param("numpy==1.26.4", "numpy==1.26.4", id="safe"),
-        pytest.param("numpy<2", '"numpy<2"', id="redirect"),
-        pytest.param("numpy[extra]", '"numpy[extra]"', id="glob"),
-        pytest.param('x; os_name == "nt"', "'x; os_name == \"nt\"'", id="double-quote-inside"),
-        pytest.param(
-            "x; os_name == 'a`id`'", "'x; os_name == '\"'\"'a`id`'\"'\"''", id="backtick"
-        ),
-        pytest.param(
-            "x; os_name == '$(rm -rf /)'",
-            "'x; os_name == '\"'\"'$''(rm -rf /)'\"'\"''",
-            id="command-substitution",
-        ),
-        pytest.param(
-            "x; os_name == '$HOME'", "'x; os_name == '\"'\"'$''HOME'\"'\"''", id="dollar"
-        ),
-        pytest.param("x; os_name == '{a}'", "\"x; os_name == '{{a}}'\"", id="braces"),
-        pytest.param(
-            "git+https://${GITHUB_TOKEN}@github.com/o/p.git",
-            '"git+https://${{GITHUB_TOKEN}}@github.com/o/p.git"',
-            id="pip-env-var-expanded-by-shell",
-        ),
-        pytest.param("a && b", '"a && b"', id="and"),
-    ],
-)
-def test_quote_argument(text, expected):
-    assert quote_argument(text) == expected
-    assert _shell_words(_ipython_expand(expected)) == [text]
-
-
 def test_render_line_forms():
     assert render_line(InstallLine("apt", (), ("ffmpeg",))) == "!apt-get install -y ffmpeg"
+    # `%conda` splits its words and joins them unquoted: a spec the shell must see quoted is
+    # quoted twice. `%pip` expands braces twice: they are doubled twice.
     assert render_line(InstallLine("conda", ("--channel", "x"), ("a>=1",))) == (
-        '%conda install -y --channel x "a>=1"'
+        """%conda install -y --channel x '"a>=1"'"""
     )
     assert render_line(
         InstallLine("pip", ("--find-links", "https://x/{v}.html"), (), ("r.txt",), ("c.txt",))
-    ) == ('%pip install -q --find-links "https://x/{{v}}.html" -r r.txt -c c.txt')
+    ) == ('%pip install -q --find-links "https://x/{{{{v}}}}.html" -r r.txt -c c.txt')
+    style = LineStyle(pip="!pip", installer="uv", quiet=False)
+    assert render_line(InstallLine("pip", (), ("x{v}",)), style) == '!uv pip install "x{{v}}"'
 
 
 def test_render_lines_apt_update_first():
@@ -532,7 +503,8 @@ CONDA_POLICY = [
         [InstallCommand("conda", "install", ("gdal>=3",), (("-y", None),))],
         "",
         ["gdal>=3.6,<3.9"],
-        ['%conda install -y "gdal>=3.6,<3.9"'],
+        # Quoted twice: `%conda` joins its words unquoted before the shell reads them.
+        ["""%conda install -y '"gdal>=3.6,<3.9"'"""],
         id="range-pin-quoted",
     ),
 ]
@@ -685,28 +657,7 @@ def test_conda_note_fields():
 
 # --- helpers modelling IPython and a re-parse of the environment cell ----------------------
 
-# IPython's `DollarFormatter` patterns: before ipython/ipython#10545 and since (which skips
-# `$name` inside single quotes). `{{`/`}}` are undone by `string.Formatter.parse`.
-_DOLLAR_OLD = re.compile(r"(.*?)\$(\$?[\w\.]+)")
-_DOLLAR_NEW = re.compile(r"(.*?)\$(\$?[\w\.]+)(?=([^']*'[^']*')*[^']*$)")
-
-
-def _ipython_expand(line: str) -> str:
-    """What IPython passes to the shell, asserting that nothing would be interpolated."""
-    literal = []
-    for text, field, _, _ in string.Formatter().parse(line):
-        assert field is None, f"IPython would evaluate {{{field}}} in {line!r}"
-        assert not _DOLLAR_OLD.search(text), f"IPython <8 would expand $ in {line!r}"
-        assert not _DOLLAR_NEW.search(text), f"IPython 8 would expand $ in {line!r}"
-        literal.append(text)
-    return "".join(literal)
-
-
-def _shell_words(line: str) -> list[str]:
-    return shlex.split(line)
-
-
-_PREFIX = {"!apt-get install": "apt", "%conda install": "conda", "%pip install": "pip"}
+_PREFIX = {"apt-get install": "apt", "conda install": "conda", "pip install": "pip"}
 _VALUE_FLAGS = frozenset(
     {"--index-url", "--extra-index-url", "--find-links", "--channel", "--progress-bar"}
 )
@@ -714,8 +665,8 @@ _VALUE_FLAGS = frozenset(
 
 def _reparse(line: str) -> InstallCommand:
     """A simple recogniser for the lines `render_lines` writes."""
-    words = _shell_words(_ipython_expand(line))
-    if words[:2] == ["!apt-get", "update"]:
+    words = model_words(line)
+    if words[:2] == ["apt-get", "update"]:
         return InstallCommand("apt", "update", options=tuple((w, None) for w in words[2:]))
     manager = _PREFIX[f"{words[0]} {words[1]}"]
     options: list[tuple[str, str | None]] = []
@@ -830,7 +781,7 @@ def test_output_parses_and_survives_quoting(commands, pins):
     # URLs and texts that do not parse (marker strings packaging rejects) are kept as written.
     kept = {t for c in commands for t in c.requirements if t in URLS or not _parses(t)}
     for line in resolution.lines:
-        words = _shell_words(_ipython_expand(render_line(line)))
+        words = model_words(render_line(line))
         assert words[-len(line.requirements) :] == list(line.requirements)
         for text in line.requirements:
             if text not in kept:

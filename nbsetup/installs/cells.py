@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from nbsetup import packages
+from nbsetup import packages, quoting
 from nbsetup.commands import InstallCommand, InstallSite
 from nbsetup.installs.arguments import SYS_EXECUTABLE, parse_command
 from nbsetup.installs.shell import Part, ShellLine, ShellSyntaxError, parse_line
@@ -230,6 +230,25 @@ def _line_site(
     return InstallSite(cell, start, end, form_prefix + program, tuple(commands), replacement)
 
 
+def _shell_view(command: str, magic: bool) -> tuple[str, int] | None:
+    """The shell text an escape's command becomes and IPython's `{}` passes over it (`quoting`).
+
+    `!cmd`: one pass. `%pip`/`%uv`: two. `%conda`/`%mamba`: one, then its words are split and
+    joined unquoted, so the shell reads a second time: `conda install '"a>=1"'` is read as
+    `conda install "a>=1"`. None when the magic would fail (quotes `shlex` cannot close).
+    """
+    if not magic:
+        return command, 1
+    name = _MAGIC_NAME.split(command, maxsplit=1)[0]
+    if name in ("pip", "uv"):
+        return command, 2
+    arguments = command[len(name) :]
+    if name not in quoting.CONDA_MAGICS or quoting.python_field(arguments, 1) is not None:
+        return command, 1
+    argv = quoting.conda_magic_argv(arguments)
+    return None if argv is None else (" ".join([name, *argv]), 1)
+
+
 def _escape_site(
     cell: int, lines: Sequence[str], scan: CellScan, escape: Escape, state: _State
 ) -> InstallSite | None:
@@ -248,8 +267,11 @@ def _escape_site(
     elif command.startswith("!"):
         # `!!cmd` returns the output as a list; whether it is used cannot be told.
         return None
+    view = _shell_view(command, marker != "!")
+    if view is None:
+        return None
     try:
-        line = parse_line(command, python_fields=True)
+        line = parse_line(*view)
     except ShellSyntaxError:
         return None
     reason = line.reason
@@ -293,8 +315,13 @@ def _call_site(
             command = replace(command, movable=False, reason=call.reason)
         replacement = () if command.movable else None
         return InstallSite(cell, call.start, call.end, call.form, (command,), replacement)
+    view: tuple[str, int] | None = (call.shell or "", int(call.python_fields))
+    if call.form == "run_line_magic":
+        view = _shell_view(call.shell or "", magic=True)
+    if view is None:
+        return None
     try:
-        line = parse_line(call.shell or "", python_fields=call.python_fields)
+        line = parse_line(*view)
     except ShellSyntaxError:
         return None
     site = _line_site(
@@ -413,7 +440,7 @@ def _shell_cell(
         if not text.strip() or text.lstrip().startswith("#"):
             continue
         try:
-            line = parse_line(text, python_fields=False)
+            line = parse_line(text, passes=0)
         except ShellSyntaxError:
             continue
         if _SHELL_FUNCTION.match(text):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from nbsetup import quoting
 from nbsetup.commands import InstallCommand
 from nbsetup.installs.arguments import Word, parse_command
 
@@ -16,7 +17,6 @@ _META = frozenset(" \t\r\n;&|()<>")
 # where the shell's rules need it.
 _PLAIN_RUN = re.compile(r"[^ \t\r\n;&|()<>\\'\"$`]+")
 _SHELL_VARIABLE = re.compile(r"\$\{?([A-Za-z_]\w*|\d)")
-_PYTHON_FIELD = re.compile(r"(?<!\{)\{([^{}]*)\}(?!\})")
 
 _COMPOUND_WORDS = frozenset(
     {"if", "then", "elif", "else", "fi", "for", "while", "until", "do", "done", "case", "{"}
@@ -78,16 +78,15 @@ class ShellLine:
     heredocs: tuple[str, ...] = ()
 
 
-def _word_reason(raw: str, python_fields: bool) -> str | None:
+def _word_reason(raw: str, passes: int) -> str | None:
     if "$(" in raw or "`" in raw:
         return "uses command substitution"
     variable = _SHELL_VARIABLE.search(raw)
     if variable:
         return f"uses the shell variable ${variable.group(1)}"
-    if python_fields:
-        for field in _PYTHON_FIELD.finditer(raw):
-            if field.group(1).strip() != "sys.executable":
-                return f"uses the Python variable {{{field.group(1)}}}"
+    field = quoting.python_field(raw, passes)
+    if field is not None and field.strip() != "sys.executable":
+        return f"uses the Python variable {{{field}}}"
     return None
 
 
@@ -139,7 +138,7 @@ def _substitution_end(text: str, i: int, braces: bool) -> int | None:
     return None
 
 
-def _read_word(text: str, i: int, python_fields: bool) -> tuple[Word, int]:
+def _read_word(text: str, i: int, passes: int) -> tuple[Word, int]:
     start = i
     out: list[str] = []
     while i < len(text) and text[i] not in _META:
@@ -186,13 +185,18 @@ def _read_word(text: str, i: int, python_fields: bool) -> tuple[Word, int]:
             out.append(char)
             i += 1
     raw = text[start:i]
-    return Word("".join(out), start, i, _word_reason(raw, python_fields)), i
+    reason = _word_reason(raw, passes)
+    word = "".join(out)
+    # IPython's `{{`/`}}` escapes, undone once per pass (a word with a field is left as is).
+    literal = quoting.expand_literal(word, passes) if reason is None else None
+    return Word(word if literal is None else literal, start, i, reason), i
 
 
-def tokenize(text: str, python_fields: bool) -> tuple[list[_Token], int | None]:
+def tokenize(text: str, passes: int) -> tuple[list[_Token], int | None]:
     """Split a shell line into words, operators and redirections; also return a comment offset.
 
-    `python_fields` says IPython expands `{expr}` first (`!` lines and line magics do).
+    `passes` is how often IPython expands `{expr}` before the shell sees the text: once for
+    `!` lines, twice for `%pip`/`%uv` (`quoting`), never for `os.system`.
     Raises ShellSyntaxError on unclosed quotes or substitutions.
     """
     tokens: list[_Token] = []
@@ -211,7 +215,7 @@ def tokenize(text: str, python_fields: bool) -> tuple[list[_Token], int | None]:
                 target_start += 1
             target = Word("", target_start, target_start)
             if target_start < len(text) and text[target_start] not in _META:
-                target, _ = _read_word(text, target_start, python_fields)
+                target, _ = _read_word(text, target_start, passes)
             glued = (
                 not redirect.group(1)
                 and bool(tokens)
@@ -224,7 +228,7 @@ def tokenize(text: str, python_fields: bool) -> tuple[list[_Token], int | None]:
             tokens.append(_Operator(op, i, i + len(op)))
             i += len(op)
         else:
-            word, i = _read_word(text, i, python_fields)
+            word, i = _read_word(text, i, passes)
             tokens.append(word)
     return tokens, None
 
@@ -283,13 +287,13 @@ def _part(separator: str | None, tokens: list[_Token]) -> Part:
     return Part(start, end, separator, words, writes, command, program)
 
 
-def parse_line(text: str, python_fields: bool) -> ShellLine:
+def parse_line(text: str, passes: int) -> ShellLine:
     """Split a shell line at `&&`/`;` and recognise each part; mark lines that must stay whole.
 
     `pip install x && python run.py` → two parts, the first with an InstallCommand.
     Raises ShellSyntaxError when quotes do not close.
     """
-    tokens, comment = tokenize(text, python_fields)
+    tokens, comment = tokenize(text, passes)
     parts = tuple(_part(separator, piece) for separator, piece in _split(tokens))
     reason = None
     operators = {token.op for token in tokens if isinstance(token, _Operator)}
