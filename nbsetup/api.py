@@ -175,7 +175,7 @@ def fix_path(
         origin = ", ".join(str(source) for source in sources) or None
     result = replace(_fix(data, loaded, project, label, origin), path=str(path))
     if write and result.changed:
-        notebook_io.write_atomic(notebook, result.data)
+        notebook_io.write_atomic(notebook, result.data, expected=data)
     return result
 
 

@@ -124,7 +124,7 @@ def _process(path: Path, display: str, settings: Settings) -> FileResult:
     safety.verify(document.notebook, json.loads(new_data), result.origins)
     diff = report.render_diff(display, document.notebook, result.notebook) if settings.diff else ""
     if settings.write:
-        notebook_io.write_atomic(path, new_data)
+        notebook_io.write_atomic(path, new_data, expected=data)
     return FileResult(display, CHANGED, result.changes, diff=diff, requirements=origin)
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
@@ -12,6 +17,7 @@ import click
 from nbsetup import __version__, batch, discovery, pinning, report
 from nbsetup import check as lint
 from nbsetup.config import ConfigError
+from nbsetup.errors import NbsetupError
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar  # what `click.progressbar` returns
@@ -155,9 +161,10 @@ def fix(
         guard=guard,
         jobs=jobs or batch.default_jobs(),
     )
-    files = _discover(paths, exclude)
-    with _progress(len(files), quiet) as progress:
-        outcome = batch.run(files, settings, on_result=lambda _: progress.update(1))
+    with _sigterm_as_ctrl_c():
+        files = _discover(paths, exclude)
+        with _progress(len(files), quiet) as progress:
+            outcome = batch.run(files, settings, on_result=lambda _: progress.update(1))
     options = report.RunOptions(check=check, diff=show_diff)
     _emit(outcome, options, output_format, quiet, verbose)
     code = report.exit_code(outcome.results, options, interrupted=outcome.interrupted)
@@ -165,6 +172,9 @@ def fix(
         text = report.render_json(outcome.results, options, interrupted=outcome.interrupted)
         try:
             batch.write_report(report_file, text)
+        except NbsetupError as error:  # from `notebook_io.write_atomic`: a ready reason
+            click.echo(report.format_error(str(report_file), str(error)), err=True)
+            code = max(code, 2)
         except OSError as error:
             reason = f"cannot write the report: {error.strerror or error}".lower()
             click.echo(report.format_error(str(report_file), reason), err=True)
@@ -268,9 +278,10 @@ def check_command(
         jobs=jobs or batch.default_jobs(),
         rules=lint.Config(select=select or None, ignore=ignore),
     )
-    files = _discover(paths, exclude)
-    with _progress(len(files), quiet) as progress:
-        outcome = batch.run_check(files, settings, on_result=lambda _: progress.update(1))
+    with _sigterm_as_ctrl_c():
+        files = _discover(paths, exclude)
+        with _progress(len(files), quiet) as progress:
+            outcome = batch.run_check(files, settings, on_result=lambda _: progress.update(1))
     results = outcome.results
     if output_format == "json":
         click.echo(lint.render_json(results, interrupted=outcome.interrupted))
@@ -296,6 +307,27 @@ def _one_requirements_option(requirements: Path | None, pins: tuple[Path, ...]) 
     if requirements is not None and pins:
         raise click.UsageError("--requirements and --pins cannot be combined; use --pins FILE")
     return requirements
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (`kill`, `timeout`, a CI job or container stopped) stops the run as Ctrl-C does.
+
+    Files in progress are finished or left untouched, never half written; the report covers
+    what was done and the exit status is 130. The previous handler is restored afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers (an embedding application)
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _discover(paths: tuple[Path, ...], exclude: tuple[str, ...]) -> list[Path]:

@@ -45,3 +45,11 @@ class TooLarge(NotebookError):
 
 class UnsafeChange(NbsetupError):
     """The rewritten notebook failed a safety check (`nbsetup.safety`), so it is not written."""
+
+
+class ChangedMeanwhile(NbsetupError):
+    """The file was saved by someone else while nbsetup worked on it, so it is not written."""
+
+
+class CannotWrite(NbsetupError):
+    """The operating system refused to write the file (read-only, disk full, ...)."""

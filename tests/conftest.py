@@ -40,6 +40,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "kernel: runs notebooks on a real Jupyter kernel (deselect: -m 'not kernel')"
     )
+    config.addinivalue_line(
+        "markers", "slow: takes more than a few seconds (deselect: -m 'not slow')"
+    )
 
 
 def validation_error(data: bytes) -> str | None:
