@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 import click
@@ -14,6 +19,7 @@ import click
 from nbsetup import __version__, batch, discovery, envcell, lint, report
 from nbsetup.changes import WARNING_KINDS
 from nbsetup.config import ConfigError
+from nbsetup.errors import NbsetupError
 from nbsetup.report import html
 
 if TYPE_CHECKING:
@@ -183,9 +189,10 @@ def fix(
         cells=report_cells or report_html is not None,
         text=text_notebooks,
     )
-    files = _discover(paths, exclude)
-    with _progress(len(files), quiet) as progress:
-        outcome = batch.run(files, settings, on_result=lambda _: progress.update(1))
+    with _sigterm_as_ctrl_c():
+        files = _discover(paths, exclude)
+        with _progress(len(files), quiet) as progress:
+            outcome = batch.run(files, settings, on_result=lambda _: progress.update(1))
     options = report.RunOptions(check=check, diff=show_diff)
     _emit(outcome, options, output_format, quiet, verbose, report_cells)
     code = report.fix_exit_code(outcome.results, options, interrupted=outcome.interrupted)
@@ -244,6 +251,9 @@ def _write_report(path: Path, text: str) -> bool:
     """Write a report file; on failure, say why on stderr and return False."""
     try:
         batch.write_report(path, text)
+    except NbsetupError as error:  # from `notebook_io.write_atomic`: a ready reason
+        click.echo(report.format_error(str(path), str(error)), err=True)
+        return False
     except OSError as error:
         reason = f"cannot write the report: {error.strerror or error}".lower()
         click.echo(report.format_error(str(path), reason), err=True)
@@ -329,9 +339,10 @@ def check_command(
         rules=lint.Config(select=select or None, ignore=ignore),
         text=text_notebooks,
     )
-    files = _discover(paths, exclude)
-    with _progress(len(files), quiet) as progress:
-        outcome = batch.run_check(files, settings, on_result=lambda _: progress.update(1))
+    with _sigterm_as_ctrl_c():
+        files = _discover(paths, exclude)
+        with _progress(len(files), quiet) as progress:
+            outcome = batch.run_check(files, settings, on_result=lambda _: progress.update(1))
     results = outcome.results
     if output_format == "json":
         click.echo(report.check_json(results, interrupted=outcome.interrupted))
@@ -359,6 +370,27 @@ def _one_requirements_option(requirements: Path | None, pins: tuple[Path, ...]) 
     if requirements is not None and pins:
         raise click.UsageError("--requirements and --pins cannot be combined; use --pins FILE")
     return requirements
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (`kill`, `timeout`, a CI job or container stopped) stops the run as Ctrl-C does.
+
+    Files in progress are finished or left untouched, never half written; the report covers
+    what was done and the exit status is 130. The previous handler is restored afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers (an embedding application)
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _discover(paths: tuple[Path, ...], exclude: tuple[str, ...]) -> list[Path]:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from nbsetup import files
 from nbsetup.envcell import INSTALLERS, PIP_STYLES
 from nbsetup.errors import NbsetupError
 
@@ -168,7 +169,7 @@ def parse_config(document: Mapping[str, Any], path: Path) -> ProjectConfig:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data = path.read_bytes()
+        data = files.read_regular(path, files.MAX_PIN_FILE_BYTES)
     except OSError as error:
         reason = error.strerror or str(error)
         raise ConfigError(path, f"cannot read file: {reason[:1].lower()}{reason[1:]}") from None

@@ -15,8 +15,27 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nbsetup import config
-from nbsetup.config import ProjectConfig
+from nbsetup.config import ConfigError, ProjectConfig
 from nbsetup.textnb.files import drop_twins, is_text_notebook
+
+#: `git` as nbsetup runs it in a scanned tree, whose `.git/config` is not ours to trust:
+#: `core.fsmonitor` names a program that any command reading the index runs (check-ignore
+#: does, to tell tracked files), and an embedded bare repository could bring its own config.
+#: Command-line settings win over the repository's; check-ignore runs no hooks, filters or
+#: other configured programs. `--no-optional-locks`: a read-only walk never writes the index.
+GIT = (
+    "git",
+    "--no-optional-locks",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.untrackedCache=false",
+    "-c",
+    "safe.bareRepository=explicit",
+)
+#: How long git may take to answer for one walked tree (seconds): a network file system
+#: that stops answering must not hang the run; after it, nothing is ignored.
+GIT_TIMEOUT_SECONDS = 60
 
 
 def discover(paths: Sequence[Path], exclude: Sequence[str] = ()) -> list[Path]:
@@ -33,12 +52,21 @@ def discover(paths: Sequence[Path], exclude: Sequence[str] = ()) -> list[Path]:
     found: list[Path] = []
     seen: set[str] = set()
     for path in paths:
-        for candidate in _walk(path, exclude) if path.is_dir() else [path]:
+        for candidate in _walk(path, exclude) if _is_dir(path) else [path]:
             key = os.path.realpath(candidate)  # one file under two names is processed once
             if key not in seen:
                 seen.add(key)
                 found.append(candidate)
     return found
+
+
+def _is_dir(path: Path) -> bool:
+    """Whether `path` is a directory; False when it cannot be told (a name too long, a
+    directory that may not be searched), so that processing the path reports why."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _walk(root: Path, exclude: Sequence[str]) -> list[Path]:
@@ -62,8 +90,15 @@ def _walk(root: Path, exclude: Sequence[str]) -> list[Path]:
 
 
 def _project_excludes(directory: Path, root: Path) -> tuple[Sequence[str], Path]:
-    """The `[tool.nbsetup] exclude` globs for `directory`, and the directory they are under."""
-    project = project_config(directory)
+    """The `[tool.nbsetup] exclude` globs for `directory`, and the directory they are under.
+
+    No globs for a directory whose settings cannot be read (a malformed pyproject.toml): the walk
+    goes on, and each notebook they would apply to fails with the reason when processed.
+    """
+    try:
+        project = project_config(directory)
+    except ConfigError:
+        return (), root
     return project.exclude, project.root or root
 
 
@@ -89,13 +124,14 @@ def _git_ignored(root: Path, paths: Sequence[Path]) -> set[Path]:
     query = b"".join(name + b"\0" for name in [b".", *names])
     try:
         answer = subprocess.run(
-            ["git", "check-ignore", "--stdin", "-z"],
+            [*GIT, "check-ignore", "--stdin", "-z"],
             cwd=root,
             input=query,
             capture_output=True,
             check=False,
+            timeout=GIT_TIMEOUT_SECONDS,
         )
-    except OSError:
+    except (OSError, subprocess.TimeoutExpired):
         return set()
     if answer.returncode not in (0, 1):  # 1: nothing ignored; 128: not a work tree, ...
         return set()

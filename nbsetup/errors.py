@@ -57,3 +57,11 @@ class UnpinnedPackages(NbsetupError):
         self.packages = tuple(packages)
         #: The pin sources, as reports name them; None: no pins.
         self.origin = origin
+
+
+class ChangedMeanwhile(NbsetupError):
+    """The file was saved by someone else while nbsetup worked on it, so it is not written."""
+
+
+class CannotWrite(NbsetupError):
+    """The operating system refused to write the file (read-only, disk full, ...)."""

@@ -8,18 +8,17 @@ serialised, in the style detected from the file.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import stat
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nbsetup import files
 from nbsetup.errors import (
+    CannotWrite,
+    ChangedMeanwhile,
     EmptyFile,
     InvalidJson,
     NotANotebook,
@@ -169,7 +168,8 @@ def dumps(
 
     `origins[i]` is the index of the original cell that new cell `i` was derived from, or None
     for a new cell; without it, cells are matched to originals by identity. Unchanged values
-    are copied from the original text, changed ones serialised at their depth.
+    are copied from the original text, changed ones serialised at their depth. A result
+    above `MAX_BYTES` is `TooLarge`: nbsetup would refuse to read what it wrote.
     """
     if list(notebook) != list(document.notebook):
         raise ValueError("notebook-level keys changed; nbsetup never changes them")
@@ -190,7 +190,14 @@ def dumps(
             out.append(_style_for(document.style, text[start:end]).dumps(notebook[key], 1))
         position = end
     out.append(text[position:])
-    return "".join(out).encode("utf-8")
+    data = "".join(out).encode("utf-8")
+    if len(data) > MAX_BYTES:
+        mib = 1024 * 1024
+        raise TooLarge(
+            f"the fixed notebook would be {len(data) / mib:.1f} MiB, above the "
+            f"{MAX_BYTES / mib:.0f} MiB nbsetup reads; it is not written"
+        )
+    return data
 
 
 def _dump_cells(
@@ -538,28 +545,23 @@ def cell_text(cell: dict[str, Any]) -> str:
 
 
 def read_bytes(path: Path) -> bytes:
-    """Read a file of at most `MAX_BYTES`, mapping OS errors to a user-ready `Unreadable` reason.
+    """Read a notebook file of at most `MAX_BYTES`; `Unreadable` or `TooLarge` with the reason.
 
-    A bigger file is refused from its size before any of it is read; the read itself stops
-    after `MAX_BYTES + 1` bytes, so a file that grows meanwhile (or a device) is refused too.
+    Only a regular file is read: a FIFO, a device or a socket is refused from its type before
+    any read, so nothing blocks. A bigger file is refused from its size before any of it is
+    read; the read itself stops after `MAX_BYTES + 1` bytes, so a file that grows meanwhile is
+    refused too (`files.read_regular`).
     """
     try:
-        with path.open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > MAX_BYTES:
-                raise TooLarge(_too_large(size))
-            data = handle.read(MAX_BYTES + 1)
-    except IsADirectoryError:
-        raise Unreadable("is a directory") from None
+        return files.read_regular(path, MAX_BYTES)
     except FileNotFoundError:
         raise Unreadable("no such file") from None
     except PermissionError:
         raise Unreadable("permission denied") from None
+    except files.FileTooLarge as error:
+        raise TooLarge(_too_large(error.size)) from None
     except OSError as error:
-        raise Unreadable(error.strerror.lower() if error.strerror else str(error)) from None
-    if len(data) > MAX_BYTES:
-        raise TooLarge(_too_large(len(data)))
-    return data
+        raise Unreadable(files.reason(error)) from None
 
 
 def _too_large(size: int) -> str:
@@ -570,28 +572,20 @@ def _too_large(size: int) -> str:
     )
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace the file's content at once: same-directory temp file, fsync, then `os.replace`.
+def write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
+    """Replace the file's content at once (`files.replace`); `NbsetupError` with the reason.
 
-    A symlink is written through to its target; the target's permission bits are kept.
+    A symlink is written through to its target; the target's mode, and its owner where
+    permitted, are kept. With `expected` (the bytes that were read), a file saved by someone
+    else meanwhile is left as it is: `ChangedMeanwhile`. Any refusal of the operating system
+    (read-only, disk full, ...) is `CannotWrite`.
     """
-    target = Path(os.path.realpath(path))
-    mode = stat.S_IMODE(target.stat().st_mode)
-    handle, temp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".nbsetup-tmp"
-    )
     try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.chmod(temp_name, mode)
-        os.replace(temp_name, target)
-    except BaseException:
-        # Interrupted or failed: the original is untouched; do not leave the temp file behind.
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
+        files.replace(path, data, expected=expected)
+    except files.FileChanged as error:
+        raise ChangedMeanwhile(files.reason(error)) from None
+    except OSError as error:
+        raise CannotWrite(f"cannot write: {files.reason(error)}") from None
 
 
 __all__ = [

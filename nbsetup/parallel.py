@@ -195,6 +195,11 @@ def each(process: Callable[[Path, S], R], paths: list[Path], settings: S) -> lis
 def _start_worker() -> None:
     """Prepare a worker process: Ctrl-C is for the parent, and the worker ends with it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked worker inherits the command line's SIGTERM handler (stop as Ctrl-C does), which
+    # is for the parent. A worker dies at once on SIGTERM, as the pool expects when it ends
+    # the workers of a broken pool; in the middle of replacing a file, right after it
+    # (`files.replace` holds the signal back): no file half written, no temp file left.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 

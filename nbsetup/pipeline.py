@@ -151,7 +151,7 @@ def fix_file(
         path,
     )
     if write and fixed.status == CHANGED:
-        notebook_io.write_atomic(path, fixed.data)
+        notebook_io.write_atomic(path, fixed.data, expected=data)
         for member, member_data in fixed.paired:
             notebook_io.write_atomic(member, member_data)
     return fixed

@@ -24,6 +24,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from nbsetup import files
 from nbsetup.pins import (
     Pins,
     RequirementEntry,
@@ -66,6 +67,19 @@ _URL_RE = re.compile(r"^(?:[a-z][a-z0-9]*\+)?[a-z][a-z0-9.+-]*://", re.IGNORECAS
 _EGG_RE = re.compile(r"[#&]egg=([A-Za-z0-9_.+-]+)")
 _WHEEL_RE = re.compile(r"([A-Za-z0-9_.]+?)-[^-/\\]+(?:-[^-/\\]+){2,3}\.whl$", re.IGNORECASE)
 _ARCHIVE_SUFFIXES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
+
+#: How deep `-r`/`-c` includes may nest; pip has no limit, but each level costs three stack
+#: frames here, and no real project nests more than a handful.
+MAX_INCLUDE_DEPTH = 64
+#: Words in the name of a file meant as a pin file (`requirements-dev.txt`, `constraints.in`,
+#: `environment.yml`), besides the suffixes below: a malformed line of such a file is quoted in
+#: its error, while one of any other file (`.env`, `/etc/shadow`) is not, as it may be a secret.
+_PIN_FILE_WORDS = ("requirements", "constraints", "environment")
+_PIN_FILE_SUFFIXES = (".txt", ".in", ".pip")
+_TEXT_NOT_SHOWN = (
+    "not a valid requirements line (its text is not shown: the file is not named like a "
+    "requirements file)"
+)
 
 Reader = Callable[[str], str]
 
@@ -118,13 +132,26 @@ def read_file(path: str) -> str:
     """
     if _URL_RE.match(path):
         raise OSError("remote requirements files are not supported")
-    return _decode(Path(path).read_bytes(), path)
+    return _decode(read_pin_bytes(Path(path)), path)
+
+
+def read_pin_bytes(path: Path) -> bytes:
+    """The bytes of a pin file: a regular file of at most 32 MiB (`files.MAX_PIN_FILE_BYTES`).
+
+    A FIFO or a device (`-r /dev/zero`) is refused from its type, before any read: `OSError`.
+    """
+    return files.read_regular(path, files.MAX_PIN_FILE_BYTES)
 
 
 def os_error_reason(error: OSError) -> str:
     """`No such file or directory`, without the errno and path `str(OSError)` adds."""
-    reason = error.strerror or str(error)
-    return reason[:1].lower() + reason[1:]
+    return files.reason(error)
+
+
+def named_like_pin_file(origin: str) -> bool:
+    """Whether a file's name says it holds pins, so its lines may be quoted in errors."""
+    name = os.path.basename(origin).lower()
+    return name.endswith(_PIN_FILE_SUFFIXES) or any(word in name for word in _PIN_FILE_WORDS)
 
 
 # Longest first: the UTF-32-LE BOM starts with the UTF-16-LE one.
@@ -250,8 +277,13 @@ class _Parser:
         self.entries: list[RequirementEntry] = []
         self.options: list[str] = []
         self.files: list[str] = []
+        # Each file is parsed once as requirements and once as constraints at most: included
+        # again (a diamond, `a` and `b` both including `c`), it adds nothing its first
+        # inclusion did not, and re-parsing makes 30 levels of diamonds 2**30 parses.
+        self.parsed: set[tuple[str, bool]] = set()
 
     def parse(self, text: str, origin: str, constraint: bool, stack: tuple[str, ...]) -> None:
+        self.parsed.add((_normalise(origin), constraint))
         self.files.append(origin)
         for number, line in _clean(_logical_lines(text)):
             self._parse_line(line, origin, number, constraint, stack)
@@ -263,7 +295,7 @@ class _Parser:
         try:
             pairs = _parse_options(option_text)
         except ValueError as error:
-            raise RequirementsError(origin, str(error), number) from None
+            raise RequirementsError(origin, _shown(str(error), origin), number) from None
         editable = [value for flag, value in pairs if flag in _EDITABLE_OPTIONS]
         if text or editable:
             is_editable = not text
@@ -274,9 +306,11 @@ class _Parser:
                 if flag in REQUIREMENT_OPTIONS
                 for token in (flag, str(value))
             )
-            self.entries.append(
-                _entry(text, origin, number, per_line, is_editable, constraint),
-            )
+            try:
+                entry = _entry(text, origin, number, per_line, is_editable, constraint)
+            except RequirementsError as error:
+                raise RequirementsError(origin, _shown(error.reason, origin), number) from None
+            self.entries.append(entry)
             return
         for flag, value in pairs:
             assert value is not None or flag in GLOBAL_FLAGS
@@ -305,15 +339,25 @@ class _Parser:
         if key in stack:
             chain = " -> ".join((*stack[stack.index(key) :], key))
             raise RequirementsError(origin, f"include cycle: {chain}", number)
+        # As in pip, `-r` inside a constraints file reads requirements, `-c` constraints.
+        nested_constraint = _INCLUDE_OPTIONS[flag] == "--constraint"
+        if (key, nested_constraint) in self.parsed:
+            return
+        if len(stack) >= MAX_INCLUDE_DEPTH:
+            reason = f"includes nested more than {MAX_INCLUDE_DEPTH} levels deep at '{target}'"
+            raise RequirementsError(origin, reason, number)
         try:
             included = self.read(path)
         except OSError as error:
             raise RequirementsError(
                 origin, f"cannot read '{target}': {os_error_reason(error)}", number
             ) from None
-        # As in pip, `-r` inside a constraints file reads requirements, `-c` constraints.
-        nested_constraint = _INCLUDE_OPTIONS[flag] == "--constraint"
         self.parse(included, path, nested_constraint, (*stack, key))
+
+
+def _shown(reason: str, origin: str) -> str:
+    """`reason`, unless it may quote a secret: the line of a file not named as a pin file."""
+    return reason if named_like_pin_file(origin) else _TEXT_NOT_SHOWN
 
 
 def _entry(
@@ -384,8 +428,10 @@ __all__ = [
     "load_requirements",
     "load_requirements_files",
     "merge_pins",
+    "named_like_pin_file",
     "os_error_reason",
     "parse_requirements",
     "pins_from_versions",
     "read_file",
+    "read_pin_bytes",
 ]

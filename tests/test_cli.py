@@ -147,14 +147,14 @@ def test_unreadable_file_via_os_error(runner, tmp_path, monkeypatch):
     # Root can read a mode-000 file, so also simulate the OS refusing the read.
     path = _write(tmp_path / "secret.ipynb", _notebook("import os"))
 
-    real_open = type(path).open
+    real_open = os.open
 
-    def refuse(self, *args, **kwargs):
-        if self == path:
+    def refuse(name, *args, **kwargs):
+        if os.fspath(name) == str(path):
             raise PermissionError(13, "Permission denied")
-        return real_open(self, *args, **kwargs)
+        return real_open(name, *args, **kwargs)
 
-    monkeypatch.setattr(type(path), "open", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     result = runner.invoke(main, ["fix", str(path)])
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0] == f"{path}: error: permission denied"

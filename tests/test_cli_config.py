@@ -156,6 +156,6 @@ def test_broken_pyproject_named_in_the_error(repo: Path):
     assert f"{notebook}: error: {repo / 'pyproject.toml'}: unknown key" in result.stderr
     assert "did you mean 'pin-missing'?" in result.stderr
     assert notebook.read_bytes() == before
-    result = _run(repo)  # a directory: met while walking, before any file
+    result = _run(repo)  # a directory: the walk goes on, each notebook it applies to fails
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"{repo / 'pyproject.toml'}: error: unknown key")
+    assert result.stderr.startswith(f"{notebook}: error: {repo / 'pyproject.toml'}: unknown key")

@@ -316,8 +316,14 @@ def test_huge_notebook_is_refused_from_its_size(tmp_path):
 
 def test_size_limit_is_inclusive(tmp_path, monkeypatch):
     data = _notebook_with('"x"')
-    monkeypatch.setattr(notebook_io, "MAX_BYTES", len(data))
+    fixed = tmp_path / "fixed.ipynb"
+    assert_processed(fixed, data)
+    size = len(fixed.read_bytes())  # the rewrite adds an environment cell: bigger than `data`
+    monkeypatch.setattr(notebook_io, "MAX_BYTES", size)
     assert_processed(tmp_path / "at-limit.ipynb", data)
+    # A rewrite that would pass the limit is not written: nbsetup could not read it back.
+    monkeypatch.setattr(notebook_io, "MAX_BYTES", size - 1)
+    assert_refused(tmp_path / "grows-over.ipynb", data, r"the fixed notebook would be 0\.0 MiB")
     monkeypatch.setattr(notebook_io, "MAX_BYTES", len(data) - 1)
     assert_refused(tmp_path / "over-limit.ipynb", data, r"file too large \(0\.0 MiB")
 

@@ -353,10 +353,11 @@ def test_requirement_include_inside_constraints_file_is_requirements():
     ]
 
 
-def test_diamond_include_is_not_a_cycle():
+def test_diamond_include_is_not_a_cycle_and_is_read_once():
     files = {"a.txt": "-r c.txt\n", "b.txt": "-r c.txt\n", "c.txt": "numpy\n"}
     pins = _parse("-r a.txt\n-r b.txt\n", files)
-    assert [e.name for e in pins.entries] == ["numpy", "numpy"]
+    assert [e.name for e in pins.entries] == ["numpy"]
+    assert pins.files == ("requirements.txt", "a.txt", "c.txt", "b.txt")
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,13 @@ from packaging.utils import canonicalize_name
 
 from nbsetup import matchspec
 from nbsetup.pins import Pins, RequirementEntry, RequirementsError
-from nbsetup.requirements import os_error_reason, parse_requirements, read_file
+from nbsetup.requirements import (
+    named_like_pin_file,
+    os_error_reason,
+    parse_requirements,
+    read_file,
+    read_pin_bytes,
+)
 
 #: The names `conda env create` looks for; any other `.yml`/`.yaml` file given is read too.
 FILE_NAMES = ("environment.yml", "environment.yaml")
@@ -41,7 +47,7 @@ def load(path: Path) -> Pins:
     except ImportError:
         raise RequirementsError(origin, MISSING_YAML) from None
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_pin_bytes(path).decode("utf-8")
     except OSError as error:
         raise RequirementsError(origin, f"cannot read file: {os_error_reason(error)}") from None
     except UnicodeDecodeError:
@@ -79,7 +85,10 @@ def load(path: Path) -> Pins:
 def _conda_entry(text: str, origin: str, line: int) -> RequirementEntry:
     spec = matchspec.parse(text)
     if not spec.name:
-        raise RequirementsError(origin, f"invalid conda package '{text}'", line)
+        # A `.yml` file is read as a conda environment whatever its name: quote its text only
+        # when it is named as one, as it may be any configuration file, secrets included.
+        shown = f" '{text}'" if named_like_pin_file(origin) else " (its text is not shown)"
+        raise RequirementsError(origin, f"invalid conda package{shown}", line)
     name = canonicalize_name(spec.name)
     return RequirementEntry(text.strip(), None, name, origin, line, manager="conda")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nbsetup.pins import RequirementsError
-from nbsetup.requirements import os_error_reason
+from nbsetup.requirements import os_error_reason, read_pin_bytes
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,7 +27,7 @@ def read(path: Path) -> tuple[dict[str, Any], str]:
     """The parsed document and its text; `RequirementsError` naming the file on failure."""
     origin = str(path)
     try:
-        data = path.read_bytes()
+        data = read_pin_bytes(path)
     except OSError as error:
         raise RequirementsError(origin, f"cannot read file: {os_error_reason(error)}") from None
     try:
