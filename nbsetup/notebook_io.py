@@ -353,7 +353,7 @@ def _check_notebook(notebook: Any) -> None:
             f"nbformat {version} notebook is not supported; upgrade it with "
             "`jupyter nbconvert --to notebook --nbformat 4 --inplace PATH`"
         )
-    if not _is_integer(version):
+    if not isinstance(version, int) or isinstance(version, bool):
         raise NotANotebook("JSON is not a notebook (no integer 'nbformat' key)")
     if version < 4:
         raise UnsupportedFormat(

@@ -168,7 +168,7 @@ def _settle(
     store: Callable[[int, R], None],
 ) -> list[int]:
     """Store the results of the chunks that succeeded; return the file indexes of the others."""
-    unfinished = []
+    unfinished: list[int] = []
     for future, chunk in in_flight.items():
         if future.done() and not future.cancelled() and future.exception() is None:
             _store_chunk(chunk, future.result(), store)

@@ -192,13 +192,13 @@ def resolve(commands: Sequence[InstallCommand], pins: Pins) -> Resolution:
     `!pip install -q numpy` and `%pip install "numpy<2" pandas` with `numpy==1.26.4` in the
     requirements become one line, `%pip install -q numpy==1.26.4 pandas`.
     """
-    groups: dict[tuple[str, tuple[str, ...]], int] = {}
+    groups: dict[tuple[str, tuple[tuple[str, str | None], ...]], int] = {}
     group_list: list[_Group] = []
     installs: dict[tuple[str, str], list[_Install]] = {}
     apt_update = False
     order = 0
     for command in commands:
-        manager = "pip" if command.manager == "uv" else command.manager
+        manager: str = "pip" if command.manager == "uv" else command.manager
         if not command.movable or manager not in MANAGER_ORDER:
             continue
         if command.action == "update":
@@ -456,12 +456,13 @@ def _resolve_pip(
     """The requirement strings of one named pip package, with its notes."""
     named = [o for o in occurrences if o.requirement is not None and not o.requirement.url]
     requirements = [o.requirement for o in named if o.requirement is not None]
-    extras = {canonicalize_name(e) for r in requirements for e in r.extras}
+    extras: set[str] = {canonicalize_name(e) for r in requirements for e in r.extras}
     specified = [r for r in requirements if r.specifier]
     winner = specified[-1] if specified else requirements[-1]
     distinct = list(dict.fromkeys(str(r.specifier) for r in specified))
     notes: list[PinNote] = []
     entries = [e for e in pins.lookup_all(package) if e.requirement is not None]
+    result: tuple[str, ...]
     if not entries:
         result = (str(_build(winner, winner, extras)),)
         notes.append(_note("unpinned", package, occurrences, result))

@@ -183,19 +183,24 @@ def _fix(
     unpinned = [c.package for c in result.changes if c.kind == "unpinned" and c.package]
     if project.pin_missing and unpinned:
         raise UnpinnedPackages(unpinned, choice.label, choice.origin)
+    writes: list[tuple[Path | None, bytes]]
     if path is None:
         writes = [(None, codec.dumps(document, result.notebook, result.origins))]
     else:
-        writes = textnb_files.pair_writes(
-            path,
-            data,
-            codec,
-            document,
-            (result.notebook, result.origins),
-            lambda twin: _rewrite(twin, choice.pins, options),
-        )
+        writes = [
+            *textnb_files.pair_writes(
+                path,
+                data,
+                codec,
+                document,
+                (result.notebook, result.origins),
+                lambda twin: _rewrite(twin, choice.pins, options),
+            )
+        ]
     new_data = next((new for member, new in writes if member == path), data)
-    paired = tuple((member, new) for member, new in writes if member not in (None, path))
+    paired = tuple(
+        (member, new) for member, new in writes if member is not None and member != path
+    )
     if new_data == data and not paired:
         return Fixed(UNCHANGED, data, result.changes, choice.origin)
     if codec.text is None:

@@ -219,10 +219,10 @@ def _align(
     for number, segment in enumerate(segments):
         site = segment.site
         if site is None:
-            rest = segments[number:]
-            if position >= len(lines) and not any(s.line.strip() for s in rest if not s.site):
+            after = segments[number:]
+            if position >= len(lines) and not any(s.line.strip() for s in after if not s.site):
                 # Blank lines that ended the cell may become its final newline, or go.
-                left = [s.site for s in rest if s.site]
+                left = [s.site for s in after if s.site]
                 if not any(_rest(s) for s in left):
                     return gone + left, None
             if position >= len(lines) or lines[position] != segment.line:
@@ -307,7 +307,7 @@ def _package_keys(command: InstallCommand) -> set[tuple[str, str]]:
     """What a command installs, by manager and name (pinning may change versions, not names)."""
     if command.action != "install":
         return set()
-    manager = "pip" if command.manager == "uv" else command.manager
+    manager: str = "pip" if command.manager == "uv" else command.manager
     keys = {(manager, f"-r {path}") for path in command.requirement_files}
     keys |= {(manager, f"-c {path}") for path in command.constraint_files}
     for text in command.requirements:
@@ -401,9 +401,11 @@ def _validator(minor: int, part: str) -> Callable[[dict[str, Any]], str | None]:
         validator = get_validator(version=4, version_minor=minor)
 
         def nbformat_error(data: dict[str, Any]) -> str | None:
-            notebook = data if part == NOTEBOOK else {"cells": [data], "metadata": {}}
-            if part != NOTEBOOK:
-                notebook.update(nbformat=4, nbformat_minor=minor)
+            notebook: dict[str, Any] = (
+                data
+                if part == NOTEBOOK
+                else {"cells": [data], "metadata": {}, "nbformat": 4, "nbformat_minor": minor}
+            )
             errors = validator.iter_errors(notebook)
             return next((str(error.message) for error in errors), None)
 
