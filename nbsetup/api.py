@@ -44,8 +44,8 @@ class FixResult:
     changes: tuple[Change, ...] = ()
     #: The notebook's path for `fix_path`; None for `fix_bytes`.
     path: str | None = None
-    #: The pin sources, as the report names them; None: no pins.
-    requirements: str | None = None
+    #: The pin sources, as the report names them (its `requirements`); None: no pins.
+    pin_sources: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -55,7 +55,7 @@ class FixResult:
     def to_dict(self) -> dict[str, Any]:
         """This result as one entry of the JSON report's `files` list (schema 1)."""
         entry = FileResult(
-            self.path or "", self.status, self.changes, requirements=self.requirements
+            self.path or "", self.status, self.changes, pin_sources=self.pin_sources
         ).to_dict()
         entry["path"] = self.path
         return entry
@@ -88,7 +88,7 @@ def fix_bytes(
         pins: The versions to pin to: a `Pins` from `load_pins`, the path of a pin file or a
             list of paths (read with `load_pins`), or None to pin nothing.
         config: The settings a `[tool.nbsetup]` table holds (`ProjectConfig`, e.g. from
-            `load_config`); None: the defaults. Its `requirements` and `exclude` are not used:
+            `load_config`); None: the defaults. Its `pin_sources` and `exclude` are not used:
             pins are given by `pins`.
         pins_label: How the environment cell's header names the pin source, as `nbsetup fix`
             names the requirements file relative to the notebook (`"../requirements.txt"`).
@@ -128,7 +128,7 @@ def fix_path(
     Args:
         path: The notebook to fix.
         pins: As for `fix_bytes`; None: the pins `nbsetup fix` would use (the
-            `[tool.nbsetup]` requirements, else the nearest requirements.txt).
+            `[tool.nbsetup]` pin-sources, else the nearest pin files).
         config: As for `fix_bytes`; None: the nearest `[tool.nbsetup]` table, as the command
             line finds it.
         write: Write the fixed notebook back (atomically, only when it changed); False

@@ -67,7 +67,7 @@ class Settings:
         """The settings given on the command line, which win over `[tool.nbsetup]`."""
         sources = ((self.requirements,) if self.requirements else ()) + self.pins
         return Overrides(
-            requirements=sources or None,
+            pin_sources=sources or None,
             exclude=self.exclude or None,
             pin_missing=self.pin_missing,
             installer=self.installer,
@@ -91,7 +91,7 @@ def process(path: Path, settings: Settings) -> FileResult:
             text=settings.text,
         )
     except UnpinnedPackages as error:
-        return FileResult(display, FAILED, error=str(error), requirements=error.origin)
+        return FileResult(display, FAILED, error=str(error), pin_sources=error.origin)
     except NbsetupError as error:
         return FileResult(display, FAILED, error=str(error))
     except Exception as error:  # the per-file boundary: one bad file never stops a batch
@@ -101,7 +101,7 @@ def process(path: Path, settings: Settings) -> FileResult:
         fixed.status,
         fixed.changes,
         diff=fixed.diff,
-        requirements=fixed.origin,
+        pin_sources=fixed.origin,
         cells=fixed.cells,
     )
 

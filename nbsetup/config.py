@@ -57,7 +57,7 @@ class ProjectConfig:
     """nbsetup's settings for the notebooks of one project; the defaults without a table."""
 
     #: Pin sources (`pin-sources`), absolute; empty: the nearest pin files of each notebook.
-    requirements: tuple[Path, ...] = ()
+    pin_sources: tuple[Path, ...] = ()
     #: Globs of files and directories to skip while walking directories.
     exclude: tuple[str, ...] = ()
     #: Whether a hoisted package that the requirements do not pin fails its notebook.
@@ -81,7 +81,7 @@ class ProjectConfig:
 
     @property
     def root(self) -> Path | None:
-        """The directory `requirements` paths and `exclude` globs are relative to."""
+        """The directory `pin-sources` paths and `exclude` globs are relative to."""
         return self.source.parent if self.source is not None else None
 
 
@@ -89,7 +89,7 @@ class ProjectConfig:
 class Overrides:
     """Settings given on the command line; None: not given there."""
 
-    requirements: tuple[Path, ...] | None = None
+    pin_sources: tuple[Path, ...] | None = None
     exclude: tuple[str, ...] | None = None
     pin_missing: bool | None = None
     env_cell_style: str | None = None
@@ -163,8 +163,8 @@ def parse_config(document: Mapping[str, Any], path: Path) -> ProjectConfig:
     root = path.absolute().parent
     # Lexically normalised, so that a report names `../requirements.txt`, not `a/../b.txt`.
     given = values.pop("pin_sources", ()) or values.pop("requirements", ())
-    requirements = tuple(Path(os.path.normpath(root / p)) for p in given)
-    return ProjectConfig(**values, requirements=requirements, source=path)
+    sources = tuple(Path(os.path.normpath(root / p)) for p in given)
+    return ProjectConfig(**values, pin_sources=sources, source=path)
 
 
 def _read(path: Path) -> dict[str, Any]:

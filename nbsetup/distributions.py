@@ -17,7 +17,7 @@ from types import MappingProxyType
 from packaging.utils import canonicalize_name
 
 from nbsetup import packages
-from nbsetup.commands import InstallCommand
+from nbsetup.installs.records import InstallCommand
 
 #: Top-level import name → the distributions that provide it (`packages_distributions` shape).
 PackageMap = Mapping[str, Sequence[str]]

@@ -31,12 +31,12 @@ def find(cells: Sequence[dict[str, Any]]) -> int | None:
     return None
 
 
-def header(requirements: str | None) -> list[str]:
+def header(pins_label: str | None) -> list[str]:
     """The generated comment that opens the cell, naming the pin source (on one line, always)."""
-    if requirements is None:
+    if pins_label is None:
         source = "from this notebook's installs (no requirements file found to pin them)"
     else:
-        source = f"from this notebook's installs, pinned by {quoting.one_line(requirements)}"
+        source = f"from this notebook's installs, pinned by {quoting.one_line(pins_label)}"
     return [
         f"{HEADER_PREFIX} environment cell, generated {source}.",
         f"{HEADER_PREFIX} it runs before any other code; to change it, edit the installs or "

@@ -23,7 +23,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from nbsetup.envcell import block
-from nbsetup.pinning import InstallLine
+from nbsetup.install_lines import InstallLine
 
 #: Block names in the environment cell's `# nbsetup: begin NAME` delimiters.
 BEFORE, AFTER = "guard-before", "guard-after"

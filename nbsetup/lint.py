@@ -19,12 +19,12 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from nbsetup import distributions, envcell, installs, packages, pinning, runtime, verdicts
-from nbsetup.commands import InstallCommand, InstallSite
+from nbsetup import distributions, envcell, install_lines, installs, packages, runtime, verdicts
 from nbsetup.distributions import NO_PACKAGES, PackageMap
 from nbsetup.imports import Import, find_imports, written_modules
+from nbsetup.installs.records import InstallCommand, InstallSite
 from nbsetup.notebook_io import cell_text
-from nbsetup.requirements import Pins
+from nbsetup.sources.requirements_txt import Pins
 from nbsetup.transform import NO_PINS
 
 #: Every diagnostic code with its one-line summary.
@@ -239,7 +239,7 @@ def _guess(found: distributions.Provider) -> str:
 
 
 def _nbs002_nbs003(sites: Sequence[InstallSite], pins: Pins) -> Iterator[_Finding]:
-    """NBS002 unpinned and NBS003 conflicting pip installs, by the pin policy (`pinning`).
+    """NBS002 unpinned and NBS003 conflicting pip installs, by the pin policy (`install_lines`).
 
     NBS002: no `==`/`===` (`==1.*` is a range) and no requirements line or constraint pins it;
     a VCS URL without an `@revision`. NBS003: a specifier the pin does not satisfy. Not judged:
@@ -260,11 +260,11 @@ def _pin_finding(
     name = packages.pip_name(text)
     if name is None:
         return
-    kinds: dict[str, pinning.PinNote] = {}
+    kinds: dict[str, install_lines.PinNote] = {}
     if pins.lookup(name) is not None:
         # Only a pinned package can conflict; ask the pin policy, so `check` agrees with `fix`.
         single = dataclasses.replace(command, requirements=(text,), movable=True, reason=None)
-        kinds = {note.kind: note for note in pinning.resolve([single], pins).notes}
+        kinds = {note.kind: note for note in install_lines.resolve([single], pins).notes}
     conflict = kinds.get("conflict")
     if conflict is not None and conflict.origin is not None:
         pinned = ", ".join(repr(result) for result in conflict.result)
@@ -390,7 +390,7 @@ def _nbs007(sites: Sequence[InstallSite], preloaded: Mapping[str, str]) -> Itera
         for command in site.commands:
             if command.action != "install":
                 continue
-            tokens = pinning.canonical_options(command.manager, command.options)
+            tokens = install_lines.canonical_options(command.manager, command.options)
             for text in command.requirements:
                 pin = runtime.preloaded_pin(command.manager, text, tokens, preloaded)
                 if pin is not None:

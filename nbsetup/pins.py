@@ -1,10 +1,10 @@
 """Pins: what a project's pin sources say, looked up by package name and installer.
 
 A pin source is a requirements file, a lock file (`pylock.toml`, `uv.lock`), a
-`pyproject.toml` or a conda `environment.yml` (the readers are in `nbsetup.requirements` and
-`nbsetup.sources`); each gives `RequirementEntry` records, which `Pins` indexes. pip pins are
-looked up by PEP 503 name; conda pins (match specs such as `gdal=3.8.4`) by the same
-normalised name, separately, since they apply to `%conda install` lines only.
+`pyproject.toml` or a conda `environment.yml` (one reader each, in `nbsetup.sources`); each
+gives `RequirementEntry` records, which `Pins` indexes. pip pins are looked up by PEP 503
+name; conda pins (match specs such as `gdal=3.8.4`) by the same normalised name, separately,
+since they apply to `%conda install` lines only.
 """
 
 from __future__ import annotations

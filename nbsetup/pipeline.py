@@ -20,7 +20,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nbsetup import config, distributions, kernels, lint, notebook_io, pinning, runtime, transform
+from nbsetup import (
+    config,
+    distributions,
+    install_lines,
+    kernels,
+    lint,
+    notebook_io,
+    runtime,
+    transform,
+)
 from nbsetup.changes import Change
 from nbsetup.config import Overrides, ProjectConfig
 from nbsetup.discovery import local_modules, project_config
@@ -85,8 +94,8 @@ def choose_pins(path: Path, project: ProjectConfig, request: PinRequest = None) 
         return request
     if request is not None:
         sources = ordered(request)
-    elif project.requirements:
-        sources = ordered(project.requirements)
+    elif project.pin_sources:
+        sources = ordered(project.pin_sources)
     else:
         sources = find_pin_sources(path.absolute(), cached_pins)
     shown = tuple(_shown(source) for source in sources)
@@ -100,11 +109,11 @@ def choose_pins(path: Path, project: ProjectConfig, request: PinRequest = None) 
 
 def hoist_options(project: ProjectConfig, label: str | None) -> transform.Config:
     """The core's options for a project's settings (merged with the command line)."""
-    style = pinning.LineStyle(
+    style = install_lines.LineStyle(
         pip=project.env_cell_style, quiet=project.quiet_install, installer=project.installer
     )
     return transform.Config(
-        requirements_label=label,
+        pins_label=label,
         style=style,
         pin_missing=project.pin_missing,
         guard=project.guard,
@@ -252,7 +261,7 @@ def check_file(
     )
     packages = distributions.installed_packages()
     diagnostics = lint.diagnose(document.notebook, choice.pins, in_force, packages)
-    return FileCheck(str(path), diagnostics, requirements=choice.origin)
+    return FileCheck(str(path), diagnostics, pin_sources=choice.origin)
 
 
 def _shown(path: Path) -> Path:

@@ -22,8 +22,8 @@ from types import MappingProxyType
 from packaging.utils import canonicalize_name
 
 from nbsetup import matchspec, packages
+from nbsetup.install_lines import InstallLine
 from nbsetup.magics import PYTHON_CELL_MAGICS, scan_cell
-from nbsetup.pinning import InstallLine
 
 KERNEL, COLAB, CONFIGURED = "kernel", "colab", "configured"
 

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from nbsetup import envcell, installs, packages, verdicts
-from nbsetup.commands import InstallCommand, InstallSite
 from nbsetup.errors import UnsafeChange
+from nbsetup.installs.records import InstallCommand, InstallSite
 from nbsetup.notebook_io import cell_text
 
 #: Ends every safety message: the rewrite, not the notebook, is at fault.

@@ -19,9 +19,9 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from nbsetup import envcell, guard, installs, pinning, runtime, verdicts
+from nbsetup import envcell, guard, install_lines, installs, runtime, verdicts
 from nbsetup.changes import WARNING_KINDS, Change
-from nbsetup.commands import InstallCommand, InstallSite
+from nbsetup.installs.records import InstallCommand, InstallSite
 from nbsetup.notebook_io import cell_text
 from nbsetup.pins import Pins
 
@@ -33,9 +33,9 @@ class Config:
     """What the transform needs to know beyond the notebook and its pins."""
 
     #: How the environment cell names the pin source (e.g. "requirements.txt"); None: no pins.
-    requirements_label: str | None = None
+    pins_label: str | None = None
     #: How pip lines are written (`%pip install -q` by default).
-    style: pinning.LineStyle = field(default_factory=pinning.LineStyle)
+    style: install_lines.LineStyle = field(default_factory=install_lines.LineStyle)
     #: `[tool.nbsetup] pin-missing`: "unpinned" changes are kept even when nothing changes, so
     #: the shell can fail a notebook whose environment cell holds a package without a pin.
     pin_missing: bool = False
@@ -76,7 +76,7 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
     if env_index is None and not hoisted:
         return Result(notebook, tuple(changes), unchanged.origins)
 
-    resolution = pinning.resolve([*env.commands, *hoisted], pins)
+    resolution = install_lines.resolve([*env.commands, *hoisted], pins)
     changes += [_hoisted_change(site) for site in moving]
     conflicts = {note.package for note in resolution.notes if note.kind == "conflict"}
     changes += [
@@ -177,13 +177,13 @@ class _EnvCell:
         )
         return cls(commands, extra, pip_forms, envcell.read_blocks(raw))
 
-    def means(self, resolution: pinning.Resolution, style: pinning.LineStyle) -> bool:
+    def means(self, resolution: install_lines.Resolution, style: install_lines.LineStyle) -> bool:
         """Whether the cell already installs what `resolution` asks for (meaning, not text).
 
         Layout and cosmetic options do not count; whether pip runs as the `%pip` magic or in
         the shell does, since it decides which environment receives the packages.
         """
-        written = pinning.resolve(self.commands, NO_PINS)
+        written = install_lines.resolve(self.commands, NO_PINS)
         return (
             written.apt_update == resolution.apt_update
             and _meaning(written.lines) == _meaning(resolution.lines)
@@ -191,7 +191,7 @@ class _EnvCell:
         )
 
 
-def _meaning(lines: Sequence[pinning.InstallLine]) -> set[tuple[object, ...]]:
+def _meaning(lines: Sequence[install_lines.InstallLine]) -> set[tuple[object, ...]]:
     """Install lines compared by what they install, not how they are spelt or ordered."""
     return {
         (
@@ -227,11 +227,11 @@ def _apply(text: str, sites: Sequence[InstallSite]) -> str:
     return "".join(lines)
 
 
-def _env_text(resolution: pinning.Resolution, extra: Sequence[str], config: Config) -> str:
+def _env_text(resolution: install_lines.Resolution, extra: Sequence[str], config: Config) -> str:
     """The environment cell: header, [guard], install lines or the `auto` block, [guard], rest."""
     checked = guard.guarded(resolution.lines) if config.guard else ()
     lines = [
-        *envcell.header(config.requirements_label),
+        *envcell.header(config.pins_label),
         *(guard.before_block(checked) if checked else ()),
         *_install_lines(resolution, config.style),
         *(guard.after_block() if checked else ()),
@@ -240,16 +240,18 @@ def _env_text(resolution: pinning.Resolution, extra: Sequence[str], config: Conf
     return "\n".join(lines)
 
 
-def _install_lines(resolution: pinning.Resolution, style: pinning.LineStyle) -> list[str]:
+def _install_lines(
+    resolution: install_lines.Resolution, style: install_lines.LineStyle
+) -> list[str]:
     """The install lines; with `installer="auto"` the pip ones in the installer block.
 
-    pip lines come last (`pinning.MANAGER_ORDER`), so apt and conda lines stay before the
+    pip lines come last (`install_lines.MANAGER_ORDER`), so apt and conda lines stay before the
     block, as plain lines.
     """
     if style.installer != "auto" or not any(line.manager == "pip" for line in resolution.lines):
-        return list(pinning.render_lines(resolution, style))  # `auto` writes pip's lines
-    pip = pinning.render_lines(resolution, replace(style, installer="pip"))
-    uv = pinning.render_lines(resolution, replace(style, installer="uv"))
+        return list(install_lines.render_lines(resolution, style))  # `auto` writes pip's lines
+    pip = install_lines.render_lines(resolution, replace(style, installer="pip"))
+    uv = install_lines.render_lines(resolution, replace(style, installer="uv"))
     plain = len(pip) - sum(line.manager == "pip" for line in resolution.lines)
     return [*pip[:plain], *envcell.installer_block(pip[plain:], uv[plain:])]
 
@@ -339,7 +341,7 @@ def _restart_changes(sources: Sequence[str | None], moved_from: set[int]) -> lis
     return changes
 
 
-def _pin_change(note: pinning.PinNote) -> Change:
+def _pin_change(note: install_lines.PinNote) -> Change:
     notebook = " and ".join(repr(text) for text in dict.fromkeys(note.notebook))
     result = ", ".join(repr(text) for text in note.result)
     where = _where(note.origin, note.line)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from nbsetup.commands import InstallCommand, InstallSite
+from nbsetup.installs.records import InstallCommand, InstallSite
 
 # A line that keeps nothing alive once the installs around it are gone: blank, a comment, or
 # a bare cell magic (`%%capture`, `%%bash`, `%%time`, ...), which with no body left does

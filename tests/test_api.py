@@ -85,7 +85,7 @@ def test_fix_bytes_hoists_and_pins_then_is_a_fixed_point(tmp_path):
     assert "%pip install -q numpy==2.0.1 pandas==2.2.2" in notebook_io.cell_text(cells[0])
     assert "pinned by requirements.txt" in notebook_io.cell_text(cells[0])
     assert {change.kind for change in result.changes} >= {"hoisted", "pinned"}
-    assert result.requirements == "requirements.txt"
+    assert result.pin_sources == "requirements.txt"
     again = nbsetup.fix_bytes(result.data, pins=str(requirements), pins_label="requirements.txt")
     assert not again.changed
     assert again.status == "unchanged"
@@ -104,7 +104,7 @@ def test_pins_can_be_given_as_data_or_as_paths(tmp_path, form):
     }[form]
     result = nbsetup.fix_bytes(_bytes(*LATE_INSTALL), pins=given)
     assert "numpy==2.0.1" in notebook_io.cell_text(json.loads(result.data)["cells"][0])
-    assert result.requirements == str(requirements)
+    assert result.pin_sources == str(requirements)
 
 
 def test_unchanged_notebook_comes_back_as_the_same_bytes():
@@ -195,7 +195,7 @@ def test_fix_path_writes_only_when_asked_and_only_when_changed(tmp_path):
     dry = nbsetup.fix_path(notebook, write=False)
     assert dry.changed
     assert notebook.read_bytes() == original
-    assert dry.requirements == str(tmp_path / "requirements.txt")
+    assert dry.pin_sources == str(tmp_path / "requirements.txt")
 
     result = nbsetup.fix_path(notebook)
     assert result == dry

@@ -7,7 +7,7 @@ import pytest
 from nbsetup import distributions, envcell, lint, packages, pipeline, report, transform
 from nbsetup.config import ProjectConfig
 from nbsetup.imports import Import, find_imports, written_modules
-from nbsetup.requirements import parse_requirements
+from nbsetup.sources.requirements_txt import parse_requirements
 
 NO_PINS = transform.NO_PINS
 
@@ -635,7 +635,7 @@ FLAGGED = report.FileCheck(
         lint.Diagnostic("NBS002", "numpy is installed unpinned: 100%", 2, 1, "numpy"),
         lint.Diagnostic("NBS006", "install of numpy ...", 2, 1, "numpy"),
     ),
-    requirements="requirements.txt",
+    pin_sources="requirements.txt",
 )
 CLEAN = report.FileCheck("clean.ipynb")
 SKIPPED = report.FileCheck("r.ipynb", skipped="not a Python notebook (kernel language: r)")

@@ -36,7 +36,7 @@ def repo(tmp_path: Path) -> Path:
 
 def test_defaults():
     config = ProjectConfig()
-    assert config.requirements == ()
+    assert config.pin_sources == ()
     assert config.exclude == ()
     assert config.pin_missing is False
     assert config.env_cell_style == "%pip"
@@ -63,7 +63,7 @@ def test_all_keys(repo: Path):
         'kernels = ["python", "sage"]\n',
     )
     assert load_config(path) == ProjectConfig(
-        requirements=(repo / "requirements" / "base.txt",),
+        pin_sources=(repo / "requirements" / "base.txt",),
         exclude=("drafts/*", "archive"),
         pin_missing=True,
         env_cell_style="!pip",
@@ -92,8 +92,8 @@ def test_no_overrides_keep_the_project(repo: Path):
 
 
 def test_overrides_without_a_project():
-    merged = merge(Overrides(requirements=(Path("/x/req.txt"),)), ProjectConfig())
-    assert merged == ProjectConfig(requirements=(Path("/x/req.txt"),))
+    merged = merge(Overrides(pin_sources=(Path("/x/req.txt"),)), ProjectConfig())
+    assert merged == ProjectConfig(pin_sources=(Path("/x/req.txt"),))
 
 
 # --- finding the pyproject.toml ----------------------------------------------------------
@@ -158,7 +158,7 @@ def test_requirements_relative_to_the_pyproject_directory(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    assert load_config(path).requirements == (
+    assert load_config(path).pin_sources == (
         repo / "project" / "requirements.txt",
         repo / "shared" / "constraints.txt",  # normalised: no `project/..`
     )
@@ -170,14 +170,14 @@ def test_requirements_relative_to_a_relative_pyproject_path(
     _project(repo / "sub", '[tool.nbsetup]\nrequirements = "req.txt"\n')
     monkeypatch.chdir(repo)
     config = load_config(Path("sub/pyproject.toml"))
-    assert config.requirements == (repo / "sub" / "req.txt",)
-    assert config.requirements[0].is_absolute()
+    assert config.pin_sources == (repo / "sub" / "req.txt",)
+    assert config.pin_sources[0].is_absolute()
 
 
 def test_absolute_requirements_path_kept(repo: Path, tmp_path: Path):
     target = tmp_path / "pins.txt"
     path = _project(repo, f"[tool.nbsetup]\nrequirements = {str(target)!r}\n")
-    assert load_config(path).requirements == (target,)
+    assert load_config(path).pin_sources == (target,)
 
 
 def test_root_is_the_pyproject_directory(repo: Path):
@@ -320,7 +320,7 @@ def test_parse_config_is_pure():
     document = {"tool": {"nbsetup": {"requirements": "r.txt", "pin-missing": True}}}
     config = parse_config(document, Path("/p/pyproject.toml"))
     assert config == ProjectConfig(
-        requirements=(Path("/p/r.txt"),), pin_missing=True, source=Path("/p/pyproject.toml")
+        pin_sources=(Path("/p/r.txt"),), pin_missing=True, source=Path("/p/pyproject.toml")
     )
     assert parse_config({}, Path("/p/pyproject.toml")) == ProjectConfig(
         source=Path("/p/pyproject.toml")

@@ -15,9 +15,9 @@ import click
 import pytest
 
 from nbsetup import envcell, guard, transform
+from nbsetup.install_lines import InstallLine
 from nbsetup.notebook_io import cell_text
-from nbsetup.pinning import InstallLine
-from nbsetup.requirements import parse_requirements
+from nbsetup.sources.requirements_txt import parse_requirements
 from tests.test_check import _nb
 
 
@@ -25,7 +25,7 @@ def _pins(text):
     return parse_requirements(text, "requirements.txt", {}.__getitem__)
 
 
-GUARDED = transform.Config(requirements_label="requirements.txt", guard=True)
+GUARDED = transform.Config(pins_label="requirements.txt", guard=True)
 
 
 def _env_text(result):

@@ -24,7 +24,11 @@ from nbsetup import files, notebook_io
 from nbsetup.cli import main
 from nbsetup.errors import ChangedMeanwhile
 from nbsetup.pins import RequirementsError
-from nbsetup.requirements import MAX_INCLUDE_DEPTH, load_requirements, parse_requirements
+from nbsetup.sources.requirements_txt import (
+    MAX_INCLUDE_DEPTH,
+    load_requirements,
+    parse_requirements,
+)
 
 #: Generous: every run here takes well under a second when nothing hangs.
 TIMEOUT = 60

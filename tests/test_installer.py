@@ -10,9 +10,9 @@ import textwrap
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from nbsetup import envcell, pinning, transform
+from nbsetup import envcell, install_lines, transform
 from nbsetup.notebook_io import cell_text
-from nbsetup.requirements import parse_requirements
+from nbsetup.sources.requirements_txt import parse_requirements
 
 
 def _nb(*sources):
@@ -29,8 +29,8 @@ NOTEBOOK = _nb("import numpy", "!pip install numpy --index-url https://example.o
 
 
 def _config(installer, pip="%pip"):
-    style = pinning.LineStyle(pip=pip, installer=installer)
-    return transform.Config(requirements_label="requirements.txt", style=style)
+    style = install_lines.LineStyle(pip=pip, installer=installer)
+    return transform.Config(pins_label="requirements.txt", style=style)
 
 
 def _env_lines(notebook, installer, pip="%pip"):

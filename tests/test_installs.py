@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nbsetup.commands import InstallCommand, InstallSite
 from nbsetup.installs import find_installs
+from nbsetup.installs.records import InstallCommand, InstallSite
 
 
 def cmd(

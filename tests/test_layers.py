@@ -88,4 +88,5 @@ def test_no_module_imports_a_private_name_of_another(name: str):
 
 def test_the_layers_are_what_this_test_says():
     assert set(MODULES) >= SHELL
-    assert {"nbsetup.transform", "nbsetup.lint", "nbsetup.safety", "nbsetup.pinning"} <= set(CORE)
+    core = {"nbsetup.transform", "nbsetup.lint", "nbsetup.safety", "nbsetup.install_lines"}
+    assert core <= set(CORE)

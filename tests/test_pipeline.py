@@ -130,5 +130,5 @@ def test_cli_and_api_agree_on_a_good_notebook(inside: Path):
     api = nbsetup.fix_path(copy)
     assert api.changed
     assert path.read_bytes() == copy.read_bytes()
-    assert api.requirements == "requirements.txt"
+    assert api.pin_sources == "requirements.txt"
     assert f'"requirements": "{os.path.join("requirements.txt")}"' in result.stdout

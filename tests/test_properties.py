@@ -29,7 +29,7 @@ from nbsetup.errors import UnsafeChange
 from nbsetup.installs import find_installs
 from nbsetup.notebook_io import cell_text
 from nbsetup.report import CHANGED, UNCHANGED
-from nbsetup.requirements import Pins, parse_requirements
+from nbsetup.sources.requirements_txt import Pins, parse_requirements
 from tests.conftest import validation_error
 from tests.strategies import (
     MARKER,
@@ -40,7 +40,7 @@ from tests.strategies import (
     shell_word,
 )
 
-CONFIG = transform.Config(requirements_label="requirements.txt")
+CONFIG = transform.Config(pins_label="requirements.txt")
 # What a removed cell may have held besides installs: the contract's "only comments, blank
 # lines or a bare cell magic".
 INERT = re.compile(r"\s*(#.*)?|%%(capture|bash)\b.*")

@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from nbsetup import runtime
-from nbsetup.pinning import InstallLine
+from nbsetup.install_lines import InstallLine
 
 RESTARTS = [
     pytest.param(

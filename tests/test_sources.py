@@ -810,7 +810,7 @@ def test_a_run_pins_from_the_earlier_pins_option(tmp_path, monkeypatch):
     _write(tmp_path, "demo.ipynb", _NOTEBOOK)
     settings = batch.Settings(pins=(Path("pylock.toml"), Path("requirements.txt")), check=True)
     result = batch.process(Path("demo.ipynb"), settings)
-    assert result.requirements == "pylock.toml, requirements.txt"
+    assert result.pin_sources == "pylock.toml, requirements.txt"
     assert _pinned(result) == [
         "numpy: pinned to 'numpy==2.1.3; python_full_version >= \"3.13\"', "
         "'numpy==1.26.4; python_full_version < \"3.13\"' by pylock.toml, line 9",

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from nbsetup import envcell, kernels, pinning, pipeline, transform
+from nbsetup import envcell, install_lines, kernels, pipeline, transform
 from nbsetup.config import ProjectConfig
-from nbsetup.requirements import parse_requirements
+from nbsetup.sources.requirements_txt import parse_requirements
 
 HEADER = envcell.header(None)
 PINNED_HEADER = envcell.header("requirements.txt")
@@ -110,7 +110,7 @@ def test_pins_from_requirements_and_conflicts():
         _code('!pip install -q "numpy<2" Scikit_Learn\nimport numpy'),
     )
     pins = _pins("numpy==2.1.0\nscikit-learn==1.5.1\n")
-    config = transform.Config(requirements_label="requirements.txt")
+    config = transform.Config(pins_label="requirements.txt")
     result = transform.hoist(notebook, pins, config)
     assert _sources(result.notebook) == [
         _env("%pip install -q numpy==2.1.0 scikit-learn==1.5.1", header=PINNED_HEADER),
@@ -241,14 +241,14 @@ def test_apt_update_alone_is_not_moved():
 
 
 def test_shell_pip_style_without_quiet():
-    config = transform.Config(style=pinning.LineStyle(pip="!pip", quiet=False))
+    config = transform.Config(style=install_lines.LineStyle(pip="!pip", quiet=False))
     result = transform.hoist(_nb(_code("%pip install -q numpy\nimport numpy")), config=config)
     assert _sources(result.notebook)[0] == _env("!pip install numpy")
 
 
 def test_switching_the_pip_style_rewrites_the_environment_cell():
     notebook = transform.hoist(_nb(_code("!pip install numpy\nimport numpy"))).notebook
-    shell = transform.Config(style=pinning.LineStyle(pip="!pip"))
+    shell = transform.Config(style=install_lines.LineStyle(pip="!pip"))
     result = transform.hoist(notebook, config=shell)
     assert _sources(result.notebook)[0] == _env("!pip install -q numpy")
     assert transform.hoist(result.notebook, config=shell).notebook is result.notebook
@@ -256,13 +256,13 @@ def test_switching_the_pip_style_rewrites_the_environment_cell():
 
 def test_quiet_flag_alone_is_layout_and_leaves_the_cell_alone():
     notebook = transform.hoist(_nb(_code("!pip install numpy\nimport numpy"))).notebook
-    loud = transform.Config(style=pinning.LineStyle(quiet=False))
+    loud = transform.Config(style=install_lines.LineStyle(quiet=False))
     assert transform.hoist(notebook, config=loud).notebook is notebook
 
 
 def test_unknown_pip_style_is_refused():
     with pytest.raises(ValueError, match="pip style"):
-        pinning.LineStyle(pip="%uv")
+        install_lines.LineStyle(pip="%uv")
 
 
 @pytest.mark.parametrize(

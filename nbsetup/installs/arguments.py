@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from nbsetup import packages
-from nbsetup.commands import Action, InstallCommand, Manager, Option
+from nbsetup.installs.records import Action, InstallCommand, Manager, Option
 
 _PYTHON = re.compile(r"(\S*/)?python(3(\.\d+)?)?")
 _PIP = re.compile(r"pip(3(\.\d+)?)?")

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from nbsetup import packages, quoting
-from nbsetup.commands import InstallCommand, InstallSite
 from nbsetup.installs.arguments import SYS_EXECUTABLE, parse_command
+from nbsetup.installs.records import InstallCommand, InstallSite
 from nbsetup.installs.shell import Part, ShellLine, ShellSyntaxError, parse_line
 from nbsetup.magics import PYTHON_CELL_MAGICS, SHELL_CELL_MAGICS, CellScan, Escape, scan_cell
 

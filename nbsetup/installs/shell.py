@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass, replace
 
 from nbsetup import quoting
-from nbsetup.commands import InstallCommand
 from nbsetup.installs.arguments import Word, parse_command
+from nbsetup.installs.records import InstallCommand
 
 _OPERATORS = ("&&", "||", ";;", "|&", ";", "|", "&", "(", ")")
 _REDIRECT = re.compile(r"(\d*)(&>>|&>|>>|>&|>\||<<<|<<-|<<|<&|<>|>|<)")

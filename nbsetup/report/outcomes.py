@@ -38,8 +38,8 @@ class FileResult:
     error: str | None = None
     #: Unified diff of cell sources (only computed under `--diff`).
     diff: str = ""
-    #: Where the pins came from, if anywhere.
-    requirements: str | None = None
+    #: Where the pins came from, if anywhere (`requirements` in the JSON report, schema 1).
+    pin_sources: str | None = None
     #: The last frames of an internal error's traceback, shown under `-v` (not in JSON).
     traceback: str = ""
     #: The changed cells, before and after (only computed for `--report-html`/`--report-cells`).
@@ -51,7 +51,7 @@ class FileResult:
             "path": self.path,
             "status": self.status,
             "error": self.error,
-            "requirements": self.requirements,
+            "requirements": self.pin_sources,
             "changes": [change.to_dict() for change in self.changes],
         }
 
@@ -66,8 +66,8 @@ class FileCheck:
     error: str | None = None
     #: Why the notebook was not checked (e.g. an R kernel), else None.
     skipped: str | None = None
-    #: Where the pins came from, if anywhere.
-    requirements: str | None = None
+    #: Where the pins came from, if anywhere (`requirements` in the JSON report, schema 1).
+    pin_sources: str | None = None
     #: The last frames of an internal error's traceback, shown under `-v` (not in JSON).
     traceback: str = ""
 
@@ -87,7 +87,7 @@ class FileCheck:
             "status": self.status,
             "error": self.error,
             "skipped": self.skipped,
-            "requirements": self.requirements,
+            "requirements": self.pin_sources,
             "diagnostics": [diagnostic.to_dict() for diagnostic in self.diagnostics],
         }
 

@@ -7,7 +7,7 @@ Formats, told apart by file name (`kind`):
 - `pyproject.toml`: declared dependencies, as ranges (`pyproject`);
 - `environment.yml`, `environment.yaml`, any `*.yml`/`*.yaml`: conda environment files
   (`conda`), whose conda pins apply to `%conda install` lines and `pip:` pins to pip lines;
-- anything else: a pip requirements file (`nbsetup.requirements`).
+- anything else: a pip requirements file (`nbsetup.sources.requirements_txt`).
 
 Precedence, wherever the sources come from: earlier wins, except that `pyproject.toml` files
 go after every other source (`ordered`), so the exact pins of a lock or requirements file win
@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from nbsetup.pins import Pins, merge_pins
-from nbsetup.requirements import load_requirements
 from nbsetup.sources import conda, pylock, pyproject, uvlock
+from nbsetup.sources.requirements_txt import load_requirements
 
 #: What discovery looks for in each directory: the first lock present, in this order...
 LOCK_NAMES = ("requirements.txt", "pylock.toml", uvlock.FILE_NAME)

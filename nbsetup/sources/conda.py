@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name
 
 from nbsetup import matchspec
 from nbsetup.pins import Pins, RequirementEntry, RequirementsError
-from nbsetup.requirements import (
+from nbsetup.sources.requirements_txt import (
     named_like_pin_file,
     os_error_reason,
     parse_requirements,

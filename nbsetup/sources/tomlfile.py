@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nbsetup.pins import RequirementsError
-from nbsetup.requirements import os_error_reason, read_pin_bytes
+from nbsetup.sources.requirements_txt import os_error_reason, read_pin_bytes
 
 if sys.version_info >= (3, 11):
     import tomllib

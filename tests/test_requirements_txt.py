@@ -4,7 +4,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from nbsetup.errors import NbsetupError
-from nbsetup.requirements import (
+from nbsetup.sources.requirements_txt import (
     Pins,
     RequirementEntry,
     RequirementsError,

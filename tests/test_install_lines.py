@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from nbsetup.commands import InstallCommand
-from nbsetup.pinning import (
+from nbsetup.install_lines import (
     InstallLine,
     LineStyle,
     PinNote,
@@ -20,8 +19,9 @@ from nbsetup.pinning import (
     render_lines,
     resolve,
 )
+from nbsetup.installs.records import InstallCommand
 from nbsetup.pins import RequirementEntry, merge_pins
-from nbsetup.requirements import Pins, parse_requirements
+from nbsetup.sources.requirements_txt import Pins, parse_requirements
 from tests.ipython_harness import model_words
 
 # packaging reads marker strings with backslashes through `ast`, which warns; not our concern.

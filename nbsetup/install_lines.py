@@ -37,9 +37,9 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from nbsetup import matchspec, packages, quoting
-from nbsetup.commands import InstallCommand
 from nbsetup.envcell import INSTALLERS, PIP_STYLES
-from nbsetup.requirements import Pins, RequirementEntry
+from nbsetup.installs.records import InstallCommand
+from nbsetup.sources.requirements_txt import Pins, RequirementEntry
 
 #: Output order of managers; `uv` is written back as pip.
 MANAGER_ORDER = ("apt", "conda", "pip")
