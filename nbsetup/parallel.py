@@ -8,15 +8,20 @@ Ctrl-C returns what was done. `batch` runs `fix` and `check` through it.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import functools
+import hashlib
 import os
+import pickle
 import signal
+import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 #: Files sent to a worker at a time, at most: each task costs the parent about half a
 #: millisecond of inter-process work, as much as processing a small notebook.
@@ -114,13 +119,20 @@ def _run_parallel(
     todo = deque(
         tuple(range(start, min(start + size, len(files)))) for start in range(0, len(files), size)
     )
-    while todo:
-        lost = _map_in_pool(task, files, settings, todo, jobs, jobs * QUEUED_PER_WORKER, store)
-        # A worker died (a crash in native code, the OOM killer): retry each file it may have
-        # been working on alone, so that a crash fails only the file that causes it.
-        for index in lost:
-            if _map_in_pool(task, files, settings, deque([(index,)]), 1, 1, store):
-                store(index, task.crashed(files[index]))
+    with tempfile.TemporaryDirectory(prefix="nbsetup-results-") as records:
+        pool = functools.partial(_map_in_pool, task, files, settings, records=Path(records))
+        while todo:
+            lost = pool(todo, jobs, jobs * QUEUED_PER_WORKER, store)
+            # A worker died (a crash in native code, the OOM killer), and the pool ended the
+            # others: a file that a worker finished is taken from its record (processing it
+            # again would find it written, "unchanged"); each other file it may have been
+            # working on is retried alone, so that a crash fails only the file that causes it.
+            for index in lost:
+                recorded = _recorded(Path(records), files[index])
+                if recorded is not None:
+                    store(index, recorded)
+                elif pool(deque([(index,)]), 1, 1, store):
+                    store(index, task.crashed(files[index]))
 
 
 def _map_in_pool(
@@ -131,10 +143,17 @@ def _map_in_pool(
     jobs: int,
     window: int,
     store: Callable[[int, R], None],
+    *,
+    records: Path,
 ) -> list[int]:
-    """Process the chunks of file indexes in `todo` in one pool; return those lost if it broke."""
+    """Process the chunks of file indexes in `todo` in one pool; return those lost if it broke.
+
+    Each worker also records each file's result in `records` as soon as it is done.
+    """
     in_flight: dict[concurrent.futures.Future[list[R]], Chunk] = {}
-    with concurrent.futures.ProcessPoolExecutor(jobs, initializer=_start_worker) as pool:
+    with concurrent.futures.ProcessPoolExecutor(
+        jobs, initializer=_start_worker, initargs=(str(records),)
+    ) as pool:
         try:
             while todo or in_flight:
                 while todo and len(in_flight) < window:
@@ -177,30 +196,70 @@ def _settle(
     return sorted(unfinished)
 
 
+def _record_path(records: Path, path: Path) -> Path:
+    return records / hashlib.sha256(os.fsencode(path)).hexdigest()
+
+
+def _recorded(records: Path, path: Path) -> Any:
+    """The result a worker recorded for `path` before it was stopped, or None."""
+    try:
+        return pickle.loads(_record_path(records, path).read_bytes())
+    except FileNotFoundError:
+        return None
+
+
 # --- inside a worker process ----------------------------------------------------------------
 
 # Held while a worker processes a file, so that it never exits halfway through one.
 _BUSY = threading.Lock()
+#: Where this worker records each file's result (`_start_worker`); None outside a worker.
+_RECORDS: Path | None = None
+#: What a worker holds back while it processes a file: SIGTERM, with which the pool ends the
+#: workers of a broken pool, takes effect once the file is done and its result recorded.
+_HELD = frozenset({signal.SIGTERM})
 
 
 def each(process: Callable[[Path, S], R], paths: list[Path], settings: S) -> list[R]:
-    """`process` each of `paths` in a worker, never leaving one half done when the parent dies."""
+    """`process` each of `paths` in a worker, never leaving one half done when the parent dies.
+
+    Each result is recorded before the next file starts, so that a result whose chunk the
+    pool lost (another worker crashed) is not lost with it.
+    """
     results = []
     for path in paths:
-        with _BUSY:
-            results.append(process(path, settings))
+        with _BUSY, _signals_held():
+            result = process(path, settings)
+            if _RECORDS is not None:
+                _record_path(_RECORDS, path).write_bytes(pickle.dumps(result))
+        results.append(result)
     return results
 
 
-def _start_worker() -> None:
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover (Windows)
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _start_worker(records: str) -> None:
     """Prepare a worker process: Ctrl-C is for the parent, and the worker ends with it."""
+    global _RECORDS
+    _RECORDS = Path(records)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A forked worker inherits the command line's SIGTERM handler (stop as Ctrl-C does), which
-    # is for the parent. A worker dies at once on SIGTERM, as the pool expects when it ends
-    # the workers of a broken pool; in the middle of replacing a file, right after it
-    # (`files.replace` holds the signal back): no file half written, no temp file left.
+    # is for the parent. A worker dies of SIGTERM, as the pool expects when it ends the workers
+    # of a broken pool, but only between two files (`each` holds it back meanwhile).
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    # The watcher thread is started with SIGTERM blocked, and keeps it so: a signal sent to
+    # the process is then delivered to the main thread alone, which holds it while busy.
+    with _signals_held():
+        threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
 def _exit_with_parent(parent: int) -> None:

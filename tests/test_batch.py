@@ -293,6 +293,29 @@ def test_a_crashing_worker_fails_only_its_file(runner, tmp_path, monkeypatch):
     ]
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not FORKS, reason="the patch reaches worker processes only when forked")
+def test_a_crash_never_miscounts_the_files_a_neighbour_worker_wrote(tmp_path, monkeypatch):
+    # When one worker dies, the pool ends the other, which may have just written its file:
+    # retried, that file would be "unchanged". Its recorded result is taken instead.
+    real_process = batch.process
+    for attempt in range(20):
+        root = tmp_path / str(attempt)
+        paths = [_write(root / f"nb{index}.ipynb", INSTALL) for index in range(6)]
+        crash = paths[attempt % 6]
+
+        def process(path, settings, crash=crash):
+            if path == crash:
+                os._exit(70)
+            return real_process(path, settings)
+
+        monkeypatch.setattr(batch, "process", process)
+        outcome = batch.run(paths, batch.Settings(jobs=2))
+        statuses = [result.status for result in outcome.results]
+        expected = ["failed" if path == crash else "changed" for path in paths]
+        assert statuses == expected, f"attempt {attempt}"
+
+
 # --- progress bar ---------------------------------------------------------------------------
 
 
