@@ -319,7 +319,7 @@ _NOTEBOOK_KEYS: dict[str, _Kind] = {
     "metadata": _OBJECT,
     "nbformat_minor": ("a non-negative integer", lambda value: _is_integer(value) and value >= 0),
 }
-# The keys that tell a Python notebook from others (see transform.kernel_language).
+# The keys that tell a Python notebook from others (see kernels.kernel_language).
 _LANGUAGE_KEYS: dict[str, dict[str, _Kind]] = {
     "kernelspec": {"language": _STRING},
     "language_info": {"name": _STRING},
