@@ -8,7 +8,7 @@ timed) and, except the phase breakdown's own clock, is the wall time of a whole 
 - floor: one process that reads every notebook with `json.loads` and writes it back with
   `json.dumps` (the C encoder: no indent) to the same path; `floor in-process` is that loop
   alone, `floor process` includes interpreter start-up;
-- nbsetup phases: the steps of `batch._process` (read, decode, config + pins, recognise,
+- nbsetup phases: the steps of `pipeline.fix_file` (read, decode, config + pins, recognise,
   transform, dump, verify, write) timed one by one in one process over every notebook, after
   `import nbsetup.batch` (timed too); libcst is imported lazily inside "recognise", as in a
   real run. The files it leaves must equal those of the `nbsetup fix` run, else the script
@@ -69,7 +69,7 @@ print(time.perf_counter() - started)
 
 # --- the in-process phase breakdown (runs in a child process: `--phases DIR`) -------------
 
-#: Where each phase's function lives; `batch` looks them up on these modules at call time.
+#: Where each phase's function lives; `pipeline` looks them up on these modules at call time.
 TIMED = (
     ("read", "notebook_io", "read_bytes"),
     ("decode", "notebook_io", "loads"),

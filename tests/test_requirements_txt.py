@@ -1,16 +1,17 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from packaging.requirements import Requirement
 
 from nbsetup.errors import NbsetupError
+from nbsetup.sources import find_pin_sources
 from nbsetup.sources.requirements_txt import (
     Pins,
     RequirementEntry,
     RequirementsError,
-    find_requirements,
     load_requirements,
-    load_requirements_files,
     merge_pins,
     parse_requirements,
     pins_from_versions,
@@ -564,16 +565,12 @@ def test_load_requirements_errors(tmp_path):
         load_requirements(tmp_path / "requirements.txt")
 
 
-def test_load_requirements_files_merges(tmp_path):
-    (tmp_path / "a.txt").write_text("numpy==1\n", encoding="utf-8")
-    (tmp_path / "b.txt").write_text("numpy==2\nscipy\n", encoding="utf-8")
-    pins = load_requirements_files([tmp_path / "a.txt", tmp_path / "b.txt"])
-    numpy = pins.lookup("numpy")
-    assert numpy is not None
-    assert numpy.text == "numpy==1"
+# --- discovery: the nearest requirements.txt (sources.find_pin_sources) -------------------
 
 
-# --- discovery ----------------------------------------------------------------------------
+def _nearest(notebook: Path) -> Path | None:
+    found = find_pin_sources(notebook)
+    return found[0] if found else None
 
 
 def test_find_requirements_in_notebook_directory(tmp_path):
@@ -581,7 +578,7 @@ def test_find_requirements_in_notebook_directory(tmp_path):
     (tmp_path / "requirements.txt").write_text("", encoding="utf-8")
     (tmp_path / "nb").mkdir()
     (tmp_path / "nb" / "requirements.txt").write_text("", encoding="utf-8")
-    assert find_requirements(tmp_path / "nb" / "a.ipynb") == tmp_path / "nb" / "requirements.txt"
+    assert _nearest(tmp_path / "nb" / "a.ipynb") == tmp_path / "nb" / "requirements.txt"
 
 
 def test_find_requirements_nearest_parent_wins(tmp_path):
@@ -590,7 +587,7 @@ def test_find_requirements_nearest_parent_wins(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "requirements.txt").write_text("", encoding="utf-8")
     (tmp_path / "a" / "b" / "c").mkdir(parents=True)
-    found = find_requirements(tmp_path / "a" / "b" / "c" / "demo.ipynb")
+    found = _nearest(tmp_path / "a" / "b" / "c" / "demo.ipynb")
     assert found == tmp_path / "a" / "requirements.txt"
 
 
@@ -598,25 +595,25 @@ def test_find_requirements_includes_repository_root(tmp_path):
     (tmp_path / ".git").write_text("gitdir: elsewhere\n", encoding="utf-8")  # a worktree
     (tmp_path / "requirements.txt").write_text("", encoding="utf-8")
     (tmp_path / "nb").mkdir()
-    assert find_requirements(tmp_path / "nb" / "demo.ipynb") == tmp_path / "requirements.txt"
+    assert _nearest(tmp_path / "nb" / "demo.ipynb") == tmp_path / "requirements.txt"
 
 
 def test_find_requirements_stops_at_repository_root(tmp_path):
     (tmp_path / "requirements.txt").write_text("", encoding="utf-8")
     (tmp_path / "repo" / ".git").mkdir(parents=True)
     (tmp_path / "repo" / "nb").mkdir()
-    assert find_requirements(tmp_path / "repo" / "nb" / "demo.ipynb") is None
+    assert _nearest(tmp_path / "repo" / "nb" / "demo.ipynb") is None
 
 
 def test_find_requirements_ignores_directories_named_requirements_txt(tmp_path):
     (tmp_path / ".git").mkdir()
     (tmp_path / "requirements.txt").mkdir()
-    assert find_requirements(tmp_path / "demo.ipynb") is None
+    assert _nearest(tmp_path / "demo.ipynb") is None
 
 
 def test_find_requirements_none_up_to_filesystem_root(tmp_path):
     # No `.git` anywhere below tmp_path: the walk goes on to `/`, which has no requirements.txt
     # on the test machines; the point is that it terminates.
     (tmp_path / "deep" / "er").mkdir(parents=True)
-    result = find_requirements(tmp_path / "deep" / "er" / "demo.ipynb")
+    result = _nearest(tmp_path / "deep" / "er" / "demo.ipynb")
     assert result is None or result.name == "requirements.txt"

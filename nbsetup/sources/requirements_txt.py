@@ -18,7 +18,7 @@ import contextlib
 import os.path
 import re
 import shlex
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -102,27 +102,6 @@ def load_requirements(path: Path) -> Pins:
     except OSError as error:
         raise RequirementsError(str(path), f"cannot read file: {os_error_reason(error)}") from None
     return parse_requirements(text, str(path), read_file)
-
-
-def load_requirements_files(paths: Sequence[Path]) -> Pins:
-    """Read several requirements files (e.g. a `[tool.nbsetup] requirements` list), first wins."""
-    return merge_pins(*(load_requirements(path) for path in paths))
-
-
-def find_requirements(notebook_path: Path) -> Path | None:
-    """The nearest `requirements.txt` beside the notebook or above it, within its repository.
-
-    The search stops at the repository root (a directory holding `.git`, itself included) and
-    at the filesystem root.
-    """
-    directory = notebook_path.absolute().parent
-    while True:
-        candidate = directory / "requirements.txt"
-        if candidate.is_file():
-            return candidate
-        if (directory / ".git").exists() or directory.parent == directory:
-            return None
-        directory = directory.parent
 
 
 def read_file(path: str) -> str:
@@ -424,9 +403,7 @@ __all__ = [
     "Pins",
     "RequirementEntry",
     "RequirementsError",
-    "find_requirements",
     "load_requirements",
-    "load_requirements_files",
     "merge_pins",
     "named_like_pin_file",
     "os_error_reason",
