@@ -18,14 +18,14 @@ import nbsetup
 from nbsetup import notebook_io, pipeline
 from nbsetup.cli import main
 from nbsetup.config import ProjectConfig
+from tests import builders
 from tests.conftest import CORPUS_NOTEBOOKS
-from tests.test_cli import _notebook, _write
 
 LATE_INSTALL = ("import pandas as pd\n", "!pip install numpy pandas\nimport numpy as np")
 
 
 def _bytes(*sources, **kwargs) -> bytes:
-    return (json.dumps(_notebook(*sources, **kwargs), indent=1) + "\n").encode()
+    return (json.dumps(builders.notebook(*sources, **kwargs), indent=1) + "\n").encode()
 
 
 # --- the surface ----------------------------------------------------------------------------
@@ -189,7 +189,7 @@ def _outcome(data: bytes, pins: Path) -> nbsetup.FixResult | str:
 
 def test_fix_path_writes_only_when_asked_and_only_when_changed(tmp_path):
     (tmp_path / "requirements.txt").write_text("numpy==2.0.1\n")
-    notebook = _write(tmp_path / "nb.ipynb", _notebook(*LATE_INSTALL))
+    notebook = builders.write(tmp_path / "nb.ipynb", builders.notebook(*LATE_INSTALL))
     original = notebook.read_bytes()
 
     dry = nbsetup.fix_path(notebook, write=False)
@@ -218,13 +218,13 @@ def test_fix_path_leaves_a_bad_file_untouched(tmp_path):
 
 def test_fix_path_reads_the_project_settings(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.nbsetup]\nenv-cell-style = "!pip"\n')
-    notebook = _write(tmp_path / "nb.ipynb", _notebook(*LATE_INSTALL))
+    notebook = builders.write(tmp_path / "nb.ipynb", builders.notebook(*LATE_INSTALL))
     assert "!pip install -q numpy pandas" in nbsetup.fix_path(notebook).data.decode()
     assert nbsetup.load_config(tmp_path / "pyproject.toml").env_cell_style == "!pip"
 
 
 def test_check_path_returns_the_diagnostics_and_honours_select(tmp_path):
-    notebook = _write(tmp_path / "nb.ipynb", _notebook(*LATE_INSTALL))
+    notebook = builders.write(tmp_path / "nb.ipynb", builders.notebook(*LATE_INSTALL))
     diagnostics = nbsetup.check_path(notebook)
     assert diagnostics
     assert all(isinstance(d, nbsetup.Diagnostic) for d in diagnostics)

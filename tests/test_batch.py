@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from nbsetup import batch, discovery, transform
 from nbsetup.cli import main
-from tests.test_cli import _notebook
+from tests import builders
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_GIT = shutil.which("git") is not None
@@ -32,20 +32,22 @@ def _write(path, notebook):
     return path
 
 
-INSTALL = _notebook("!pip install requests", "import requests")
+INSTALL = builders.notebook("!pip install requests", "import requests")
 
 #: The generated collection: relative path → notebook (bytes for a broken one).
 COLLECTION = {
     "a.ipynb": INSTALL,
-    "nested/b.ipynb": _notebook("%pip install numpy==1.0 pandas", "import numpy"),
-    "nested/deeper/c.ipynb": _notebook("import os"),
-    "nested/deeper/left.ipynb": _notebook("if True:\n    !pip install scipy", "import scipy"),
+    "nested/b.ipynb": builders.notebook("%pip install numpy==1.0 pandas", "import numpy"),
+    "nested/deeper/c.ipynb": builders.notebook("import os"),
+    "nested/deeper/left.ipynb": builders.notebook(
+        "if True:\n    !pip install scipy", "import scipy"
+    ),
     "nested/.ipynb_checkpoints/b-checkpoint.ipynb": INSTALL,
     ".hidden/d.ipynb": INSTALL,
     "build/e.ipynb": INSTALL,
     "drafts/f.ipynb": INSTALL,
     "broken.ipynb": b'{\n "cells": [\n',
-    "r.ipynb": _notebook("install.packages('x')", language="R"),
+    "r.ipynb": builders.notebook("install.packages('x')", language="R"),
 }
 REQUIREMENTS = "numpy==1.26.4\n"
 EXCLUDES = ["--exclude", "build", "--exclude", "drafts/*.ipynb"]
@@ -248,7 +250,7 @@ def test_run_reports_each_result_through_the_hook_in_any_order(tmp_path):
 def test_internal_error_names_the_file_and_batch_goes_on(runner, tmp_path, monkeypatch, jobs):
     if jobs == "2" and not FORKS:
         pytest.skip("the patch reaches worker processes only when they are forked")
-    bad = _write(tmp_path / "bad.ipynb", _notebook("!pip install boom"))
+    bad = _write(tmp_path / "bad.ipynb", builders.notebook("!pip install boom"))
     good = _write(tmp_path / "good.ipynb", INSTALL)
     real_hoist = transform.hoist
 
@@ -354,7 +356,7 @@ def _stderr_on_a_terminal(args: list[str]) -> str:
 )
 def test_progress_bar_only_on_a_terminal_for_more_than_5_files(tmp_path, count, quiet, shown):
     for index in range(count):
-        _write(tmp_path / f"nb{index}.ipynb", _notebook("import os"))
+        _write(tmp_path / f"nb{index}.ipynb", builders.notebook("import os"))
     output = _stderr_on_a_terminal(["fix", "-j1", *(["-q"] if quiet else []), str(tmp_path)])
     assert (f"{count}/{count}" in output) == shown
     assert ("[####" in output) == shown
@@ -362,7 +364,7 @@ def test_progress_bar_only_on_a_terminal_for_more_than_5_files(tmp_path, count, 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal(runner, tmp_path):
     for index in range(8):
-        _write(tmp_path / f"nb{index}.ipynb", _notebook("import os"))
+        _write(tmp_path / f"nb{index}.ipynb", builders.notebook("import os"))
     result = runner.invoke(main, ["fix", str(tmp_path)])
     assert result.stderr == "8 files scanned: 0 fixed, 8 unchanged\n"
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from nbsetup import batch, lint
 from nbsetup.cli import main
-from tests.test_cli import _notebook, _write
+from tests import builders
 
 FORKS = multiprocessing.get_start_method() == "fork"
 
@@ -25,7 +25,9 @@ def _repo(tmp_path):
 def test_check_reports_diagnostics_and_writes_nothing(tmp_path):
     tmp_path = _repo(tmp_path)
     (tmp_path / "requirements.txt").write_text("numpy==2.1\n")
-    path = _write(tmp_path / "nb.ipynb", _notebook("import numpy", "!pip install 'numpy<2'"))
+    path = builders.write(
+        tmp_path / "nb.ipynb", builders.notebook("import numpy", "!pip install 'numpy<2'")
+    )
     before = path.read_bytes()
     result = CliRunner().invoke(main, ["check", str(path)])
     assert result.exit_code == 1
@@ -44,14 +46,16 @@ def test_check_reports_diagnostics_and_writes_nothing(tmp_path):
 
 def test_check_clean_exits_0(tmp_path):
     tmp_path = _repo(tmp_path)
-    path = _write(tmp_path / "nb.ipynb", _notebook("import os"))
+    path = builders.write(tmp_path / "nb.ipynb", builders.notebook("import os"))
     result = CliRunner().invoke(main, ["check", "-q", str(path)])
     assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
 
 
 def test_check_select_ignore_and_json(tmp_path):
     tmp_path = _repo(tmp_path)
-    path = _write(tmp_path / "nb.ipynb", _notebook("import os", "!pip install numpy"))
+    path = builders.write(
+        tmp_path / "nb.ipynb", builders.notebook("import os", "!pip install numpy")
+    )
     args = ["check", "--select", "NBS002,nbs006", "--ignore", "NBS006", "--format", "json"]
     result = CliRunner().invoke(main, [*args, str(path)])
     assert result.exit_code == 1
@@ -62,7 +66,7 @@ def test_check_select_ignore_and_json(tmp_path):
 
 def test_check_unknown_code_is_a_usage_error(tmp_path):
     tmp_path = _repo(tmp_path)
-    path = _write(tmp_path / "nb.ipynb", _notebook("import os"))
+    path = builders.write(tmp_path / "nb.ipynb", builders.notebook("import os"))
     result = CliRunner().invoke(main, ["check", "--ignore", "NBS999", str(path)])
     assert result.exit_code == 2
     assert "unknown diagnostic code: NBS999" in result.stderr
@@ -72,7 +76,7 @@ def test_check_bad_file_exits_2_and_checks_the_others(tmp_path):
     tmp_path = _repo(tmp_path)
     bad = tmp_path / "bad.ipynb"
     bad.write_text("{")
-    _write(tmp_path / "ok.ipynb", _notebook("!pip install numpy==1.26.4"))
+    builders.write(tmp_path / "ok.ipynb", builders.notebook("!pip install numpy==1.26.4"))
     result = CliRunner().invoke(main, ["check", "--format", "github", str(tmp_path)])
     assert result.exit_code == 2
     assert result.stdout.splitlines() == [
@@ -86,7 +90,9 @@ def test_check_bad_file_exits_2_and_checks_the_others(tmp_path):
 def test_check_local_modules_beside_the_notebook(tmp_path):
     tmp_path = _repo(tmp_path)
     (tmp_path / "helpers.py").write_text("")
-    path = _write(tmp_path / "nb.ipynb", _notebook("import helpers\nimport sklearn"))
+    path = builders.write(
+        tmp_path / "nb.ipynb", builders.notebook("import helpers\nimport sklearn")
+    )
     result = CliRunner().invoke(main, ["check", "--select", "NBS005", str(path)])
     assert result.stdout.splitlines() == [
         f"{path}:1:2: NBS005 `sklearn` is imported, but scikit-learn is neither installed by "
@@ -97,7 +103,9 @@ def test_check_local_modules_beside_the_notebook(tmp_path):
 def test_check_parallel_matches_serial(tmp_path):
     tmp_path = _repo(tmp_path)
     for index in range(6):
-        _write(tmp_path / f"nb{index}.ipynb", _notebook("import os", f"!pip install p{index}"))
+        builders.write(
+            tmp_path / f"nb{index}.ipynb", builders.notebook("import os", f"!pip install p{index}")
+        )
     serial = CliRunner().invoke(main, ["check", "-j1", "--format", "json", str(tmp_path)])
     parallel = CliRunner().invoke(main, ["check", "-j2", "--format", "json", str(tmp_path)])
     assert serial.exit_code == parallel.exit_code == 1
@@ -108,14 +116,14 @@ def test_check_parallel_matches_serial(tmp_path):
 
 
 def test_check_clean_reports_the_summary_on_stderr(tmp_path):
-    path = _write(_repo(tmp_path) / "nb.ipynb", _notebook("import os"))
+    path = builders.write(_repo(tmp_path) / "nb.ipynb", builders.notebook("import os"))
     result = CliRunner().invoke(main, ["check", str(path)])
     assert (result.exit_code, result.stdout) == (0, "")
     assert result.stderr == "1 file scanned: 0 flagged, 1 clean; 0 diagnostics\n"
 
 
 def test_check_json_of_a_clean_notebook(tmp_path):
-    path = _write(_repo(tmp_path) / "nb.ipynb", _notebook("import os"))
+    path = builders.write(_repo(tmp_path) / "nb.ipynb", builders.notebook("import os"))
     result = CliRunner().invoke(main, ["check", "--format", "json", str(path)])
     assert result.exit_code == 0
     document = json.loads(result.stdout)
@@ -130,7 +138,9 @@ def test_check_json_of_a_clean_notebook(tmp_path):
 
 
 def test_check_select_is_repeatable(tmp_path):
-    path = _write(_repo(tmp_path) / "nb.ipynb", _notebook("import os", "!pip install numpy"))
+    path = builders.write(
+        _repo(tmp_path) / "nb.ipynb", builders.notebook("import os", "!pip install numpy")
+    )
     args = ["check", "--select", "NBS002", "--select", "NBS006", str(path)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1
@@ -138,13 +148,15 @@ def test_check_select_is_repeatable(tmp_path):
 
 
 def test_check_ignore_everything_found_exits_0(tmp_path):
-    path = _write(_repo(tmp_path) / "nb.ipynb", _notebook("import os", "!pip install numpy"))
+    path = builders.write(
+        _repo(tmp_path) / "nb.ipynb", builders.notebook("import os", "!pip install numpy")
+    )
     result = CliRunner().invoke(main, ["check", "--ignore", "nbs002,NBS006", str(path)])
     assert (result.exit_code, result.stdout) == (0, "")
 
 
 def test_check_unknown_select_code_is_a_usage_error(tmp_path):
-    path = _write(_repo(tmp_path) / "nb.ipynb", _notebook("import os"))
+    path = builders.write(_repo(tmp_path) / "nb.ipynb", builders.notebook("import os"))
     result = CliRunner().invoke(main, ["check", "--select", "NBS001,bogus", str(path)])
     assert result.exit_code == 2
     assert result.stdout == ""
@@ -152,7 +164,9 @@ def test_check_unknown_select_code_is_a_usage_error(tmp_path):
 
 
 def test_check_skips_an_r_notebook(tmp_path):
-    path = _write(_repo(tmp_path) / "r.ipynb", _notebook("install.packages('x')", language="R"))
+    path = builders.write(
+        _repo(tmp_path) / "r.ipynb", builders.notebook("install.packages('x')", language="R")
+    )
     result = CliRunner().invoke(main, ["check", str(path)])
     assert (result.exit_code, result.stdout) == (0, "")
     assert result.stderr.splitlines() == [
@@ -167,7 +181,9 @@ def test_check_bad_notebook_in_a_batch_text(tmp_path):
     tmp_path = _repo(tmp_path)
     bad = tmp_path / "bad.ipynb"
     bad.write_text("{")
-    flagged = _write(tmp_path / "flagged.ipynb", _notebook("import os", "!pip install numpy"))
+    flagged = builders.write(
+        tmp_path / "flagged.ipynb", builders.notebook("import os", "!pip install numpy")
+    )
     result = CliRunner().invoke(main, ["check", "-q", "--select", "NBS002", str(tmp_path)])
     assert result.exit_code == 2  # an error wins over diagnostics
     assert result.stdout.splitlines() == [
@@ -189,8 +205,8 @@ def test_check_missing_path_is_an_error(tmp_path):
 
 def test_check_internal_error_names_the_file_and_shows_a_traceback_under_v(tmp_path, monkeypatch):
     tmp_path = _repo(tmp_path)
-    bad = _write(tmp_path / "bad.ipynb", _notebook("import boom"))
-    _write(tmp_path / "good.ipynb", _notebook("import os"))
+    bad = builders.write(tmp_path / "bad.ipynb", builders.notebook("import boom"))
+    builders.write(tmp_path / "good.ipynb", builders.notebook("import os"))
     real_diagnose = lint.diagnose
 
     def diagnose(notebook, *args):
@@ -217,9 +233,11 @@ def test_check_internal_error_names_the_file_and_shows_a_traceback_under_v(tmp_p
 def _mixed_batch(tmp_path):
     tmp_path = _repo(tmp_path)
     for index in range(6):
-        _write(tmp_path / f"nb{index}.ipynb", _notebook("import os", f"!pip install p{index}"))
-    _write(tmp_path / "clean.ipynb", _notebook("import os"))
-    _write(tmp_path / "r.ipynb", _notebook("install.packages('x')", language="R"))
+        builders.write(
+            tmp_path / f"nb{index}.ipynb", builders.notebook("import os", f"!pip install p{index}")
+        )
+    builders.write(tmp_path / "clean.ipynb", builders.notebook("import os"))
+    builders.write(tmp_path / "r.ipynb", builders.notebook("install.packages('x')", language="R"))
     (tmp_path / "bad.ipynb").write_text("{")
     return tmp_path
 
@@ -241,7 +259,10 @@ def test_check_j1_and_j2_give_identical_output(tmp_path, output_format):
 @pytest.mark.skipif(not FORKS, reason="the patch reaches worker processes only when forked")
 def test_check_a_crashing_worker_fails_only_its_file(tmp_path, monkeypatch):
     tmp_path = _repo(tmp_path)
-    paths = [_write(tmp_path / f"nb{index}.ipynb", _notebook("import os")) for index in range(4)]
+    paths = [
+        builders.write(tmp_path / f"nb{index}.ipynb", builders.notebook("import os"))
+        for index in range(4)
+    ]
     real_check_file = batch.check_file
 
     def check_file(path, settings):
@@ -265,7 +286,9 @@ def test_check_a_crashing_worker_fails_only_its_file(tmp_path, monkeypatch):
 def test_check_exclude_skips_walked_files_but_not_named_ones(tmp_path):
     tmp_path = _repo(tmp_path)
     (tmp_path / "drafts").mkdir()
-    drafts = _write(tmp_path / "drafts" / "nb.ipynb", _notebook("import os", "!pip install x"))
+    drafts = builders.write(
+        tmp_path / "drafts" / "nb.ipynb", builders.notebook("import os", "!pip install x")
+    )
     result = CliRunner().invoke(main, ["check", "--exclude", "drafts", str(tmp_path)])
     assert (result.exit_code, result.stdout) == (0, "")
     assert result.stderr == "0 files scanned: 0 flagged, 0 clean; 0 diagnostics\n"
@@ -277,7 +300,7 @@ def test_check_requirements_option_is_shown_relative_to_the_cwd(tmp_path, monkey
     tmp_path = _repo(tmp_path)
     (tmp_path / "pins").mkdir()
     (tmp_path / "pins" / "req.txt").write_text("numpy==2.1\n")
-    path = _write(tmp_path / "nb.ipynb", _notebook("!pip install 'numpy<2'"))
+    path = builders.write(tmp_path / "nb.ipynb", builders.notebook("!pip install 'numpy<2'"))
     monkeypatch.chdir(tmp_path)
     args = ["check", "--select", "NBS003", "--requirements", "pins/req.txt", str(path)]
     result = CliRunner().invoke(main, args)
@@ -298,8 +321,12 @@ def test_check_uses_tool_nbsetup_requirements_exclude_and_kernels(tmp_path, monk
     )
     (tmp_path / "pins.txt").write_text("numpy==2.1\n")
     (tmp_path / "drafts").mkdir()
-    _write(tmp_path / "drafts" / "skip.ipynb", _notebook("import os", "!pip install x"))
-    sage = _write(tmp_path / "sage.ipynb", _notebook("!pip install 'numpy<2'", language="sage"))
+    builders.write(
+        tmp_path / "drafts" / "skip.ipynb", builders.notebook("import os", "!pip install x")
+    )
+    sage = builders.write(
+        tmp_path / "sage.ipynb", builders.notebook("!pip install 'numpy<2'", language="sage")
+    )
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["check", "--select", "NBS003", str(tmp_path)])
     assert result.exit_code == 1
@@ -313,7 +340,7 @@ def test_check_uses_tool_nbsetup_requirements_exclude_and_kernels(tmp_path, monk
 def test_check_broken_pyproject_while_walking_is_an_error(tmp_path):
     tmp_path = _repo(tmp_path)
     (tmp_path / "pyproject.toml").write_text("[tool.nbsetup]\nbogus = 1\n")
-    _write(tmp_path / "nb.ipynb", _notebook("import os"))
+    builders.write(tmp_path / "nb.ipynb", builders.notebook("import os"))
     result = CliRunner().invoke(main, ["check", str(tmp_path)])
     assert result.exit_code == 2
     # The walk goes on; each notebook the settings apply to fails with the reason.

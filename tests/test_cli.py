@@ -11,29 +11,7 @@ from click.testing import CliRunner
 
 from nbsetup import __version__, batch
 from nbsetup.cli import main
-
-
-def _notebook(*sources, language="python", minor=4):
-    return {
-        "cells": [
-            {
-                "cell_type": "code",
-                "execution_count": None,
-                "metadata": {},
-                "outputs": [],
-                "source": source,
-            }
-            for source in sources
-        ],
-        "metadata": {"kernelspec": {"language": language, "name": "k", "display_name": "K"}},
-        "nbformat": 4,
-        "nbformat_minor": minor,
-    }
-
-
-def _write(path, notebook):
-    path.write_text(json.dumps(notebook, indent=1) + "\n", encoding="utf-8")
-    return path
+from tests import builders
 
 
 @pytest.fixture
@@ -62,7 +40,7 @@ def test_python_m_nbsetup_runs():
 
 
 def test_unchanged_notebook_is_not_written(runner, tmp_path):
-    path = _write(tmp_path / "nb.ipynb", _notebook("import os"))
+    path = builders.write(tmp_path / "nb.ipynb", builders.notebook("import os"))
     before = path.read_bytes()
     os.utime(path, (1_000_000, 1_000_000))
     result = runner.invoke(main, ["fix", str(path)])
@@ -74,13 +52,15 @@ def test_unchanged_notebook_is_not_written(runner, tmp_path):
 
 
 def test_check_on_unchanged_notebook_exits_0(runner, tmp_path):
-    path = _write(tmp_path / "nb.ipynb", _notebook("import os"))
+    path = builders.write(tmp_path / "nb.ipynb", builders.notebook("import os"))
     result = runner.invoke(main, ["fix", "--check", str(path)])
     assert result.exit_code == 0
 
 
 def test_non_python_kernel_is_skipped_untouched(runner, tmp_path):
-    path = _write(tmp_path / "r.ipynb", _notebook("install.packages('x')", language="R"))
+    path = builders.write(
+        tmp_path / "r.ipynb", builders.notebook("install.packages('x')", language="R")
+    )
     before = path.read_bytes()
     result = runner.invoke(main, ["fix", str(path)])
     assert result.exit_code == 0
@@ -113,7 +93,7 @@ BAD_INPUTS = [
 def test_bad_input_one_line_exit_2_file_untouched(runner, tmp_path, data, reason):
     bad = tmp_path / "bad.ipynb"
     bad.write_bytes(data)
-    good = _write(tmp_path / "good.ipynb", _notebook("import os"))
+    good = builders.write(tmp_path / "good.ipynb", builders.notebook("import os"))
     result = runner.invoke(main, ["fix", str(bad), str(good)])
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
@@ -124,7 +104,7 @@ def test_bad_input_one_line_exit_2_file_untouched(runner, tmp_path, data, reason
 
 
 def test_missing_path_is_reported_and_others_processed(runner, tmp_path):
-    good = _write(tmp_path / "good.ipynb", _notebook("import os"))
+    good = builders.write(tmp_path / "good.ipynb", builders.notebook("import os"))
     missing = tmp_path / "missing.ipynb"
     result = runner.invoke(main, ["fix", str(missing), str(good)])
     assert result.exit_code == 2
@@ -136,7 +116,7 @@ def test_missing_path_is_reported_and_others_processed(runner, tmp_path):
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
 def test_unreadable_file(runner, tmp_path):
-    path = _write(tmp_path / "secret.ipynb", _notebook("import os"))
+    path = builders.write(tmp_path / "secret.ipynb", builders.notebook("import os"))
     path.chmod(0)
     result = runner.invoke(main, ["fix", str(path)])
     assert result.exit_code == 2
@@ -145,7 +125,7 @@ def test_unreadable_file(runner, tmp_path):
 
 def test_unreadable_file_via_os_error(runner, tmp_path, monkeypatch):
     # Root can read a mode-000 file, so also simulate the OS refusing the read.
-    path = _write(tmp_path / "secret.ipynb", _notebook("import os"))
+    path = builders.write(tmp_path / "secret.ipynb", builders.notebook("import os"))
 
     real_open = os.open
 
@@ -161,7 +141,7 @@ def test_unreadable_file_via_os_error(runner, tmp_path, monkeypatch):
 
 
 def test_directory_walk_skips_checkpoints_hidden_and_excluded(runner, tmp_path):
-    nb = _notebook("import os")
+    nb = builders.notebook("import os")
     for relative in [
         "a.ipynb",
         "sub/b.ipynb",
@@ -172,7 +152,7 @@ def test_directory_walk_skips_checkpoints_hidden_and_excluded(runner, tmp_path):
     ]:
         path = tmp_path / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write(path, nb)
+        builders.write(path, nb)
     (tmp_path / ".hidden" / "broken.ipynb").write_text("{")
     result = runner.invoke(main, ["fix", "--exclude", "build", "--format", "json", str(tmp_path)])
     assert result.exit_code == 0
@@ -195,7 +175,7 @@ def test_directory_walk_skips_checkpoints_hidden_and_excluded(runner, tmp_path):
 
 
 def test_jobs_must_be_positive(runner, tmp_path):
-    path = _write(tmp_path / "nb.ipynb", _notebook("import os"))
+    path = builders.write(tmp_path / "nb.ipynb", builders.notebook("import os"))
     result = runner.invoke(main, ["fix", "-j", "0", str(path)])
     assert result.exit_code == 2
     assert "Invalid value for '-j' / '--jobs'" in result.stderr
@@ -203,9 +183,9 @@ def test_jobs_must_be_positive(runner, tmp_path):
 
 def test_summary_counts_packages_conflicts_and_installs_left(runner, tmp_path):
     (tmp_path / "requirements.txt").write_text("numpy==1.26.4\n")
-    path = _write(
+    path = builders.write(
         tmp_path / "nb.ipynb",
-        _notebook("!pip install numpy==1.0 pandas\n!pip install {pkg}", "import numpy"),
+        builders.notebook("!pip install numpy==1.0 pandas\n!pip install {pkg}", "import numpy"),
     )
     result = runner.invoke(main, ["fix", str(path)])
     assert result.exit_code == 0
@@ -221,7 +201,7 @@ def test_summary_counts_packages_conflicts_and_installs_left(runner, tmp_path):
 
 
 def test_report_file_is_the_json_report(runner, tmp_path):
-    path = _write(tmp_path / "nb.ipynb", _notebook("!pip install requests"))
+    path = builders.write(tmp_path / "nb.ipynb", builders.notebook("!pip install requests"))
     report_file = tmp_path / "out" / "report.json"
     report_file.parent.mkdir()
     result = runner.invoke(
@@ -241,7 +221,7 @@ def _umask():
 
 
 def test_report_file_replaces_an_old_report_keeping_its_mode(runner, tmp_path):
-    path = _write(tmp_path / "nb.ipynb", _notebook("import os"))
+    path = builders.write(tmp_path / "nb.ipynb", builders.notebook("import os"))
     report_file = tmp_path / "report.json"
     report_file.write_text("old")
     report_file.chmod(0o640)
@@ -252,7 +232,7 @@ def test_report_file_replaces_an_old_report_keeping_its_mode(runner, tmp_path):
 
 
 def test_report_file_that_cannot_be_written_is_an_error(runner, tmp_path):
-    path = _write(tmp_path / "nb.ipynb", _notebook("import os"))
+    path = builders.write(tmp_path / "nb.ipynb", builders.notebook("import os"))
     report_file = tmp_path / "missing-dir" / "report.json"
     result = runner.invoke(main, ["fix", "--report-file", str(report_file), str(path)])
     assert result.exit_code == 2
@@ -263,7 +243,10 @@ def test_report_file_that_cannot_be_written_is_an_error(runner, tmp_path):
 
 
 def test_ctrl_c_in_process_reports_what_was_done_and_exits_130(runner, tmp_path, monkeypatch):
-    paths = [_write(tmp_path / f"nb{index}.ipynb", _notebook("import os")) for index in range(5)]
+    paths = [
+        builders.write(tmp_path / f"nb{index}.ipynb", builders.notebook("import os"))
+        for index in range(5)
+    ]
     real_process = batch.process
 
     def process(path, settings):
