@@ -116,23 +116,23 @@ def replace(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
         raise FileChanged(errno.ENOENT, "changed while nbsetup ran (it was removed)") from None
     prefix = temp_prefix(target.name)
     remove_stale_temps(target.parent, prefix)
-    with _signals_deferred():
+    with signals_held(_DURING_REPLACE):
         _replace(target, status, data, expected, prefix)
 
 
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back while a temp file exists: they take effect right after.
+#: Held back while a temp file exists: otherwise a signal landing between the temp file's
+#: creation and the `try` that removes it (inside `mkstemp`, say) would leave it behind; a
+#: worker process, which dies of SIGTERM, would leave one whenever stopped mid-write.
+_DURING_REPLACE = frozenset({signal.SIGINT, signal.SIGTERM})
 
-    Otherwise a signal landing between the temp file's creation and the `try` that removes it
-    (inside `mkstemp`, say) would leave it behind; a worker process, which dies of SIGTERM,
-    would leave one whenever stopped in the middle of a write.
-    """
+
+@contextlib.contextmanager
+def signals_held(signals: frozenset[signal.Signals]) -> Iterator[None]:
+    """Hold `signals` back in this thread meanwhile: they take effect right after."""
     if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover (Windows)
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
     try:
         yield
     finally:

@@ -114,12 +114,11 @@ class Document:
     _cells_span: Span
 
 
-def loads(data: bytes) -> Document:
-    """Decode notebook bytes and record their layout; raise `NotebookError` with the reason."""
-    if len(data) > MAX_BYTES:
-        raise TooLarge(_too_large(len(data)))
-    if not data.strip():
-        raise EmptyFile("empty file")
+def decode_text(data: bytes) -> tuple[str, bool]:
+    """A notebook file's text (a JSON or a text notebook) without its BOM, and whether it had one.
+
+    Raises `NotText` for binary or non-UTF-8 bytes and `EmptyFile` for nothing but white space.
+    """
     if b"\x00" in data:
         raise NotText("binary file, not a notebook")
     try:
@@ -128,6 +127,17 @@ def loads(data: bytes) -> Document:
         raise NotText(f"not UTF-8 text (invalid byte at offset {error.start})") from None
     bom = text.startswith(_BOM)
     body = text[1:] if bom else text
+    if not body.strip(" \t\r\n"):
+        raise EmptyFile("empty file")
+    return body, bom
+
+
+def loads(data: bytes) -> Document:
+    """Decode notebook bytes and record their layout; raise `NotebookError` with the reason."""
+    if len(data) > MAX_BYTES:
+        raise TooLarge(_too_large(len(data)))
+    body, bom = decode_text(data)
+    text = _BOM + body if bom else body
     start = _skip_ws(text, len(_BOM) if bom else 0)
     try:
         if text[start : start + 1] == "{":

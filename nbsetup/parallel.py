@@ -8,7 +8,6 @@ Ctrl-C returns what was done. `batch` runs `fix` and `check` through it.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import functools
 import hashlib
 import os
@@ -18,10 +17,12 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
+
+from nbsetup import files
 
 #: Files sent to a worker at a time, at most: each task costs the parent about half a
 #: millisecond of inter-process work, as much as processing a small notebook.
@@ -227,24 +228,12 @@ def each(process: Callable[[Path, S], R], paths: list[Path], settings: S) -> lis
     """
     results = []
     for path in paths:
-        with _BUSY, _signals_held():
+        with _BUSY, files.signals_held(_HELD):
             result = process(path, settings)
             if _RECORDS is not None:
                 _record_path(_RECORDS, path).write_bytes(pickle.dumps(result))
         results.append(result)
     return results
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover (Windows)
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _start_worker(records: str) -> None:
@@ -258,7 +247,7 @@ def _start_worker(records: str) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # The watcher thread is started with SIGTERM blocked, and keeps it so: a signal sent to
     # the process is then delivered to the main thread alone, which holds it while busy.
-    with _signals_held():
+    with files.signals_held(_HELD):
         threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 

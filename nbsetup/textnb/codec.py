@@ -24,8 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nbsetup import envcell
-from nbsetup.errors import EmptyFile, NotText
+from nbsetup import envcell, notebook_io
 from nbsetup.notebook_io import cell_text
 from nbsetup.textnb.layout import Layout, Piece, TextNotebookError, jupytext_module
 from nbsetup.textnb.layout import locate as _locate
@@ -62,16 +61,7 @@ class TextDocument:
 
 def loads(data: bytes, fmt: str | dict[str, str]) -> TextDocument:
     """Decode a text notebook; `fmt` is at least its extension (`"py"`, `"md:myst"`, ...)."""
-    if b"\x00" in data:
-        raise NotText("binary file, not a notebook")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise NotText(f"not UTF-8 text (invalid byte at offset {error.start})") from None
-    if not text.strip(_BOM + " \t\r\n"):
-        raise EmptyFile("empty file")
-    bom = text.startswith(_BOM)
-    body = text[1:] if bom else text
+    body, bom = notebook_io.decode_text(data)
     newline = "\r\n" if "\r\n" in body.split("\n", 1)[0] + "\n" else "\n"
     layout = _locate(body, _long_format(body, fmt))
     return TextDocument(layout, data, newline, bom)
