@@ -102,7 +102,7 @@ def add_pins(text: str, pins: Sequence[str], own: Mapping[int, str]) -> str:
             for offset, line in enumerate(lines[start:end])
             if (name := _line_name(line)) is not None
         }
-        return "".join(_insert_sorted(lines, pins, names, newline, end))
+        return "".join(_insert_sorted(lines, pins, names, newline, end, floor=start))
     order = [own[number] for number in sorted(own)]
     if len(order) >= 2 and order == sorted(order):
         return "".join(_insert_sorted(lines, pins, own, newline, None))
@@ -141,11 +141,12 @@ def _insert_sorted(
     names: Mapping[int, str],
     newline: str,
     end: int | None,
+    floor: int = 0,
 ) -> list[str]:
     """Insert each pin before the first named line that sorts after it, else after the last.
 
     `end`: where to put pins that sort last (0-based), else after the last named line and
-    its continuation lines.
+    its continuation lines. Nothing goes above `floor` (the lock block's first line).
     """
     numbers = sorted(names)
     last = end if end is not None else _after(lines, numbers[-1] - 1) if numbers else len(lines)
@@ -153,7 +154,7 @@ def _insert_sorted(
     for pin in _sorted(pins):
         name = _name_of(pin)
         following = next((n for n in numbers if names[n] > name), None)
-        index = last if following is None else _above_comments(lines, following - 1)
+        index = last if following is None else max(floor, _above_comments(lines, following - 1))
         at.setdefault(index, []).append(f"{pin}{newline}")
     result = list(lines)
     for index in sorted(at, reverse=True):

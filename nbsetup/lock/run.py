@@ -277,7 +277,9 @@ def _edits(
     rewritten = set()
     for entry in gathered.lines:
         version = versions.get(entry.name or "")
-        if version is None or entry.line is None:
+        # Only requirements files are edited: a pyproject.toml's range stays as declared,
+        # and the new pin, in the requirements file that `fix` reads first, wins over it.
+        if version is None or entry.line is None or kind(Path(entry.origin)) != "requirements":
             continue
         rewritten.add(entry.name)
         new = edit.pinned(entry.text, version)
