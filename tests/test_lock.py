@@ -2,7 +2,8 @@
 
 The indexes are `pipworld`'s (tiny wheels written with zipfile): `pypi` is the default index
 (set with PIP_INDEX_URL, the machine's pip configuration switched off), `cu128` an
-alternative index a notebook names with `--index-url`, and a `--find-links` directory.
+alternative index a notebook names with `--index-url`, and a `--find-links` directory. uv
+gets the same index through its own UV_INDEX_URL.
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ def project(tmp_path: Path, world: pipworld.World, monkeypatch: pytest.MonkeyPat
             monkeypatch.delenv(key)
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("PIP_INDEX_URL", world.url("pypi"))
+    # uv reads its own settings, never pip's.
+    for key in list(os.environ):
+        if key.startswith("UV_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("UV_NO_CONFIG", "1")
+    monkeypatch.setenv("UV_INDEX_URL", world.url("pypi"))
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
     root = tmp_path / "project"
     (root / ".git").mkdir(parents=True)
     monkeypatch.chdir(root)
@@ -253,7 +261,11 @@ def test_fix_lock_locks_then_fixes_in_one_go(project: Path):
     assert _install_lines(nb) == ["%pip install -q gamma==1.1"]
 
 
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed")
+@pytest.mark.skipif(
+    shutil.which("uv") is None
+    and shutil.which("uv", path=str(Path(sys.executable).parent)) is None,
+    reason="uv is not installed",
+)
 def test_uv_resolves_the_same_versions(project: Path):
     _write(project / "nb.ipynb", "!pip install capped 'base<3'")
     result = _nbsetup("lock", "--resolver", "uv", ".")

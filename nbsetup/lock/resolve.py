@@ -20,6 +20,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ def resolve_with_uv(
     python: str, requirements: Sequence[str], options: Sequence[str], constraints: Sequence[str]
 ) -> dict[str, str]:
     """What `uv pip compile` chooses for `python`: canonical name → version."""
-    uv = shutil.which("uv")
+    uv = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
     if uv is None:
         raise ResolverUnavailable("uv is not installed (pip install uv, or use --resolver pip)")
     translated = [word for token in options for word in _UV_OPTIONS.get(token, (token,))]
