@@ -177,3 +177,9 @@ def test_line_endings_and_a_missing_final_newline_are_handled():
 
 def test_a_new_file_is_a_header_and_sorted_pins():
     assert edit.new_file(["b==1", "A==2"]) == f"{edit.NEW_FILE_HEADER}\nA==2\nb==1\n"
+
+
+def test_a_notebook_spec_the_file_range_excludes_is_a_conflict_naming_the_line():
+    gathered = gather.gather(_requests("!pip install 'base>=3'"), _pins("# x\nbase<2\n"))
+    (conflict,) = gathered.conflicts
+    assert str(conflict.first.place) == "requirements.txt, line 2"

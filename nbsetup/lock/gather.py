@@ -44,11 +44,14 @@ class Place:
     """Where an install is: `Place("a.ipynb", 3, 1)` is shown as `a.ipynb, cell 3, line 1`."""
 
     path: str
-    #: 1-based cell number and line within the cell, as `check` reports them.
+    #: 1-based cell number and line within the cell, as `check` reports them; cell 0: a
+    #: line of a pin file.
     cell: int
     line: int
 
     def __str__(self) -> str:
+        if self.cell == 0:
+            return f"{self.path}, line {self.line}"
         return f"{self.path}, cell {self.cell}, line {self.line}"
 
     @property
