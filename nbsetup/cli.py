@@ -20,6 +20,7 @@ from nbsetup import __version__, batch, discovery, envcell, lint, report
 from nbsetup.changes import WARNING_KINDS
 from nbsetup.config import ConfigError
 from nbsetup.errors import NbsetupError
+from nbsetup.lock import cli as lock_cli
 from nbsetup.report import html
 
 if TYPE_CHECKING:
@@ -148,6 +149,9 @@ def main() -> None:
 )
 @_text
 @_verbose
+@click.option(
+    "--lock", "lock_first", is_flag=True, help="Run `nbsetup lock` on PATHS first (see lock)."
+)
 def fix(
     paths: tuple[Path, ...],
     check: bool,
@@ -166,6 +170,7 @@ def fix(
     quiet: bool,
     text_notebooks: bool,
     verbose: bool,
+    lock_first: bool,
 ) -> None:
     """Hoist and pin the installs of the notebooks in PATHS (files or directories).
 
@@ -189,6 +194,7 @@ def fix(
         cells=report_cells or report_html is not None,
         text=text_notebooks,
     )
+    locked = lock_cli.lock_before_fix(paths, settings) if lock_first else 0
     with _sigterm_as_ctrl_c():
         files = _discover(paths, exclude)
         with _progress(len(files), quiet) as progress:
@@ -210,7 +216,10 @@ def fix(
     for target, text in reports:
         if not _write_report(target, text):
             code = max(code, 2)
-    sys.exit(code)
+    sys.exit(max(code, locked))
+
+
+main.add_command(lock_cli.lock)
 
 
 def _emit(

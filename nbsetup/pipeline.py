@@ -92,19 +92,26 @@ def choose_pins(path: Path, project: ProjectConfig, request: PinRequest = None) 
     else the nearest pin files; each file is read once per process while it is unchanged."""
     if isinstance(request, PinChoice):
         return request
-    if request is not None:
-        sources = ordered(request)
-    elif project.pin_sources:
-        sources = ordered(project.pin_sources)
-    else:
-        sources = find_pin_sources(path.absolute(), cached_pins)
-    shown = tuple(_shown(source) for source in sources)
+    shown = pin_sources(path, project, request)
     here = path.absolute().parent
     return PinChoice(
         merge_pins(*(cached_pins(source) for source in shown)),
         ", ".join(os.path.relpath(source.absolute(), here) for source in shown) or None,
         ", ".join(str(source) for source in shown) or None,
     )
+
+
+def pin_sources(
+    path: Path, project: ProjectConfig, request: Sequence[Path] | None = None
+) -> tuple[Path, ...]:
+    """The pin files `choose_pins` reads for the notebook at `path`, as reports show them."""
+    if request is not None:
+        sources = ordered(request)
+    elif project.pin_sources:
+        sources = ordered(project.pin_sources)
+    else:
+        sources = find_pin_sources(path.absolute(), cached_pins)
+    return tuple(_shown(source) for source in sources)
 
 
 def hoist_options(project: ProjectConfig, label: str | None) -> transform.Config:

@@ -17,6 +17,8 @@ SHELL = {
     "nbsetup.cli",
     "nbsetup.config",
     "nbsetup.discovery",
+    "nbsetup.lock.cli",
+    "nbsetup.lock.run",
     "nbsetup.parallel",
     "nbsetup.pipeline",
 }
