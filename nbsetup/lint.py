@@ -340,7 +340,9 @@ def _nbs005(
     for item in imports:
         if item.guarded or item.top in STDLIB_MODULES or item.top in local:
             continue
-        if distributions.is_runtime(item.module):
+        if distributions.is_runtime(item.module) or canonicalize_name(item.top) in installed:
+            # The second: the notebook installs something named as the import, such as
+            # `git+https://github.com/openai/whisper.git` for `import whisper`.
             continue
         found = distributions.provider(item.module, packages)
         if found.name in reported or any(

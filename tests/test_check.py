@@ -577,14 +577,26 @@ def test_written_modules():
             id="namespace-confirmed",
         ),
         pytest.param(
-            "llama_index.core.schema",
+            "llama_index.llms.openai",
             {},
             (
-                "llama_index.core.schema",
-                ("llama-index-core-schema", "llama-index-core", "llama-index"),
+                "llama_index.llms.openai",
+                ("llama-index-llms-openai", "llama-index-llms", "llama-index"),
                 "guessed",
             ),
             id="namespace-guess",
+        ),
+        pytest.param(
+            "llama_index.core.schema",
+            {},
+            ("llama_index.core", ("llama-index-core",), "curated"),
+            id="namespace-core-curated",
+        ),
+        pytest.param(
+            "azure.identity.DefaultAzureCredential",
+            {},
+            ("azure.identity", ("azure-identity",), "guessed"),
+            id="namespace-class-name-is-not-a-module",
         ),
         pytest.param(
             "markdown_it",

@@ -381,3 +381,16 @@ def test_nbs011_unmovable_install_keeps_no_fix_promise():
 def test_new_codes_are_registered():
     for rule in (renamed, moving_refs, captured):
         assert lint.CODES[rule.CODE] == rule.SUMMARY
+
+
+def test_nbs005_vcs_install_named_as_the_import_counts():
+    nb = notebook("!pip install git+https://github.com/openai/whisper.git", "import whisper")
+    assert _found(nb, "NBS005") == []
+
+
+def test_llama_index_core_submodules_are_llama_index_core():
+    nb = notebook("!pip install llama-index-core", "from llama_index.core.tools import Tool")
+    assert _found(nb, "NBS005") == []
+    colab = profiles.load("colab")
+    assert "google-genai" in colab.modules["google"]
+    assert "llama-index-core" not in colab.modules.get("llama", ())

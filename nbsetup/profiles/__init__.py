@@ -69,9 +69,9 @@ def _modules(entries: list[Entry]) -> Mapping[str, tuple[str, ...]]:
     tops = {namespace.split(".")[0] for namespace in distributions.NAMESPACES}
     for entry in entries:
         modules = entry.modules or (entry.name.replace("-", "_"),)
-        first = entry.name.split("-")[0].replace("-", "_")
-        if not entry.modules and first in tops:
-            modules = (*modules, first)
+        if not entry.modules:
+            owner = [top for top in tops if entry.name.startswith(top.replace("_", "-") + "-")]
+            modules = (*modules, *owner)
         for module in modules:
             found.setdefault(module, []).append(entry.name)
     # A plain dict: a profile travels to worker processes, and a mappingproxy does not pickle.
