@@ -54,6 +54,8 @@ class Settings:
     cells: bool = False
     #: `--text`: `.py`/`.md` files named explicitly are text notebooks even without a header.
     text: bool = False
+    #: `--runtime`; None: `[tool.nbsetup] runtime`.
+    runtime: str | None = None
     #: What `nbsetup check` reports (`run_check` only).
     rules: lint.Config = field(default_factory=lint.Config)
 
@@ -72,6 +74,7 @@ class Settings:
             pin_missing=self.pin_missing,
             installer=self.installer,
             guard=self.guard,
+            runtime=self.runtime,
         )
 
 

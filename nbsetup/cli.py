@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from nbsetup import __version__, batch, discovery, envcell, lint, report
+from nbsetup import __version__, batch, discovery, envcell, lint, report, runtime
 from nbsetup.changes import WARNING_KINDS
 from nbsetup.config import ConfigError
 from nbsetup.errors import NbsetupError
@@ -62,6 +62,15 @@ _text = click.option(
     is_flag=True,
     help="Read .py/.md files named in PATHS as jupytext text notebooks even without a "
     "jupytext header (directories only ever yield those with one). Needs nbsetup[text].",
+)
+_runtime = click.option(
+    "--runtime",
+    "runtime_name",
+    type=click.Choice(runtime.RUNTIMES),
+    default=None,
+    help="The runtime the notebooks run on: what it has installed and loads before the first "
+    "cell (colab, kaggle, jupyter), or auto: each notebook's, from its metadata. Default: "
+    "[tool.nbsetup] runtime, else auto.",
 )
 _verbose = click.option(
     "-v", "--verbose", is_flag=True, help="Trace what nbsetup does (on stderr)."
@@ -126,6 +135,7 @@ def main() -> None:
     help="Fail a notebook that installs a package the requirements do not pin "
     "(default: [tool.nbsetup] pin-missing, else off).",
 )
+@_runtime
 @_format
 @_jobs
 @click.option(
@@ -162,6 +172,7 @@ def fix(
     installer: str | None,
     guard: bool | None,
     pin_missing: bool | None,
+    runtime_name: str | None,
     output_format: str,
     jobs: int | None,
     report_file: Path | None,
@@ -190,6 +201,7 @@ def fix(
         pin_missing=pin_missing,
         installer=installer,
         guard=guard,
+        runtime=runtime_name,
         jobs=jobs or batch.default_jobs(),
         cells=report_cells or report_html is not None,
         text=text_notebooks,
@@ -312,6 +324,7 @@ def _codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
     callback=_codes,
     help="Do not report these codes (comma-separated, repeatable).",
 )
+@_runtime
 @_exclude
 @_format
 @_jobs
@@ -326,6 +339,7 @@ def check_command(
     pin_files: tuple[Path, ...],
     select: frozenset[str],
     ignore: frozenset[str],
+    runtime_name: str | None,
     exclude: tuple[str, ...],
     output_format: str,
     jobs: int | None,
@@ -346,6 +360,7 @@ def check_command(
         pins=pin_files,
         jobs=jobs or batch.default_jobs(),
         rules=lint.Config(select=select or None, ignore=ignore),
+        runtime=runtime_name,
         text=text_notebooks,
     )
     with _sigterm_as_ctrl_c():

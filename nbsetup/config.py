@@ -10,6 +10,7 @@
     installer = "auto"           # "pip" (default), "uv" or "auto"
     guard = true                 # check versions when the environment cell runs
     extend-preloaded = ["polars"]  # or `preloaded = [...]` to replace the list
+    runtime = "colab"            # "colab", "kaggle", "jupyter" or "auto" (default)
 
 A notebook's settings come from the nearest pyproject.toml holding a `[tool.nbsetup]` table,
 from its directory upwards to the repository root, as black and ruff find theirs. Precedence:
@@ -32,6 +33,7 @@ from typing import Any
 from nbsetup import files
 from nbsetup.envcell import INSTALLERS, PIP_STYLES
 from nbsetup.errors import NbsetupError
+from nbsetup.runtime import AUTO, RUNTIMES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -76,6 +78,8 @@ class ProjectConfig:
     preloaded: tuple[str, ...] | None = None
     #: Added to `preloaded` (`extend-preloaded`).
     extend_preloaded: tuple[str, ...] = ()
+    #: The runtime the notebooks run on (`runtime.RUNTIMES`; `auto`: each notebook's own).
+    runtime: str = AUTO
     #: The pyproject.toml these settings were read from; None: no file.
     source: Path | None = None
 
@@ -97,6 +101,7 @@ class Overrides:
     kernels: tuple[str, ...] | None = None
     installer: str | None = None
     guard: bool | None = None
+    runtime: str | None = None
 
 
 def merge(overrides: Overrides, project: ProjectConfig) -> ProjectConfig:
@@ -237,6 +242,12 @@ def _installer(value: object) -> str:
     return value
 
 
+def _runtime(value: object) -> str:
+    if not isinstance(value, str) or value not in RUNTIMES:
+        raise _Invalid(_describe(value))
+    return value
+
+
 def _names(value: object) -> tuple[str, ...]:
     """An array of distribution names, possibly empty (`preloaded = []`: none)."""
     return () if value == [] else _strings(value)
@@ -255,6 +266,7 @@ _KEYS: dict[str, tuple[Callable[[object], object], str]] = {
     "guard": (_boolean, "true or false"),
     "preloaded": (_names, "an array of distribution names"),
     "extend-preloaded": (_names, "an array of distribution names"),
+    "runtime": (_runtime, " or ".join(json.dumps(s) for s in RUNTIMES)),
 }
 
 

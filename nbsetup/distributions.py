@@ -64,6 +64,8 @@ CURATED: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "jose": ("python-jose",),
         "jwt": ("pyjwt",),
         "llama_index": ("llama-index",),
+        # The core of the namespace is one distribution: `llama_index.core.tools` is in it.
+        "llama_index.core": ("llama-index-core",),
         "magic": ("python-magic",),
         "megatron": ("megatron-core",),
         "mpl_toolkits": ("matplotlib",),
@@ -142,6 +144,10 @@ def provider(module: str, packages: PackageMap = NO_PACKAGES) -> Provider:
     guess).
     """
     parts = module.split(".")
+    # `from azure.identity import DefaultAzureCredential` names a class, not a module: a
+    # capitalised name after the top level ends the module path.
+    modules = next((i for i, part in enumerate(parts[1:], 1) if not part.islower()), len(parts))
+    parts = parts[:modules]
     top = parts[0]
     curated = _longest_prefix(parts, CURATED)
     namespace = _longest_prefix(parts[:-1], NAMESPACES)

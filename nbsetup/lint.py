@@ -18,12 +18,16 @@ from types import MappingProxyType
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from nbsetup import distributions, envcell, install_lines, installs, packages, runtime, verdicts
 from nbsetup.distributions import NO_PACKAGES, PackageMap
 from nbsetup.imports import Import, find_imports, written_modules
 from nbsetup.installs.records import InstallCommand, InstallSite
 from nbsetup.notebook_io import cell_text
+from nbsetup.rules import captured, moving_refs, renamed
+from nbsetup.rules.fallbacks import find_fallbacks
+from nbsetup.rules.finding import Finding
 from nbsetup.sources.requirements_txt import Pins
 from nbsetup.transform import NO_PINS
 
@@ -38,6 +42,9 @@ CODES: Mapping[str, str] = MappingProxyType(
         "NBS006": "install outside the environment cell",
         "NBS007": "install of a package the runtime loads before the first cell",
         "NBS008": "restart cell with no install before it",
+        renamed.CODE: renamed.SUMMARY,
+        moving_refs.CODE: moving_refs.SUMMARY,
+        captured.CODE: captured.SUMMARY,
     }
 )
 #: Modules every Python has.
@@ -82,6 +89,9 @@ class Config:
     local_modules: frozenset[str] = frozenset()
     #: Distributions the runtime imports before the first cell (`runtime.preloaded`).
     preloaded: Mapping[str, str] = field(default_factory=runtime.preloaded)
+    #: The notebook's runtime (`nbsetup.profiles.load`): NBS005 does not ask to install what
+    #: it has installed. None: nothing is known to be installed.
+    profile: runtime.Profile | None = None
 
     def __post_init__(self) -> None:
         validate_codes({*(self.select or ()), *self.ignore})
@@ -109,26 +119,6 @@ def _split_codes(text: str) -> frozenset[str]:
     return frozenset(code.strip().upper() for code in text.split(",") if code.strip())
 
 
-@dataclass(frozen=True)
-class _Finding:
-    """A diagnostic before suppression, with the 0-based cell and line span it covers."""
-
-    code: str
-    message: str
-    cell: int
-    start: int
-    end: int
-    package: str | None = None
-
-    @classmethod
-    def at(cls, site: InstallSite, code: str, message: str, package: str | None) -> _Finding:
-        """A finding on an install site's lines."""
-        return cls(code, message, site.cell, site.start, site.end, package)
-
-    def diagnostic(self) -> Diagnostic:
-        return Diagnostic(self.code, self.message, self.cell + 1, self.start + 1, self.package)
-
-
 def diagnose(
     notebook: dict[str, Any],
     pins: Pins = NO_PINS,
@@ -138,10 +128,10 @@ def diagnose(
     """The install hazards of a notebook, in cell and line order.
 
     `packages` maps import names to installed distributions, as
-    `importlib.metadata.packages_distributions()` does; the shell passes
-    `distributions.installed_packages()`. Without it only the curated table and guesses map
-    imports to distributions. Whether the notebook's kernel is checked at all is the
-    caller's decision (`kernels`).
+    `importlib.metadata.packages_distributions()` does; the shell passes the runtime
+    profile's (`Profile.modules`), or for a local Jupyter `distributions.installed_packages()`.
+    Without it only the curated table and guesses map imports to distributions. Whether the
+    notebook's kernel is checked at all is the caller's decision (`kernels`).
     """
     cells = notebook["cells"]
     sources = [cell_text(cell) if cell["cell_type"] == "code" else None for cell in cells]
@@ -157,18 +147,28 @@ def diagnose(
     sites = sorted((*others, *env_sites), key=lambda site: (site.cell, site.start))
     imports = find_imports(sources)
     local = config.local_modules | written_modules(sources)
+    provided: frozenset[str] = frozenset()
+    if config.profile is not None:
+        provided = config.profile.installed
+        if runtime.uses_gpu(notebook):
+            provided |= config.profile.gpu_installed
     findings = [
-        *_nbs001(sites, imports, packages),
+        *_nbs001(sites, imports, packages, sources),
         *_nbs002_nbs003(sites, pins),
         *_nbs004(sites),
-        *_nbs005(sites, imports, pins, packages, local),
+        *_nbs005(sites, imports, pins, packages, local, provided),
         *_nbs006(others, env_sites, env_index, sources),
         *_nbs007(sites, runtime.for_notebook(config.preloaded, notebook, sources)),
         *_nbs008(sites, sources),
+        *renamed.find(sites),
+        *moving_refs.find(sites),
+        *captured.find(sites, sources),
     ]
     comments = {i: _suppressions(source) for i, source in enumerate(sources) if source}
     kept = (
-        finding.diagnostic()
+        Diagnostic(
+            finding.code, finding.message, finding.cell + 1, finding.start + 1, finding.package
+        )
         for finding in findings
         if config.enabled(finding.code)
         and not _is_suppressed(finding, comments.get(finding.cell, {}))
@@ -186,7 +186,7 @@ def _suppressions(source: str) -> dict[int, frozenset[str] | None]:
     return found
 
 
-def _is_suppressed(finding: _Finding, comments: Mapping[int, frozenset[str] | None]) -> bool:
+def _is_suppressed(finding: Finding, comments: Mapping[int, frozenset[str] | None]) -> bool:
     lines = range(finding.start, max(finding.end, finding.start + 1))
     return any(
         line in comments and (comments[line] is None or finding.code in (comments[line] or ()))
@@ -203,14 +203,23 @@ def _describe(command: InstallCommand) -> str:
 
 
 def _nbs001(
-    sites: Sequence[InstallSite], imports: Sequence[Import], packages: PackageMap
-) -> Iterator[_Finding]:
+    sites: Sequence[InstallSite],
+    imports: Sequence[Import],
+    packages: PackageMap,
+    sources: Sequence[str | None],
+) -> Iterator[Finding]:
     """NBS001: a pip/conda install of a distribution an earlier cell or line has imported.
 
     The running kernel keeps the version it loaded until it restarts. Imports count when they
     run with their cell (not in function bodies); guarded ones count too, since a successful
-    `try: import x` loads the module.
+    `try: import x` loads the module. Exempt: the fallback idiom, an install in the `except
+    ImportError:` handler of the `try` that imports it, which runs only when nothing is loaded.
     """
+    fallbacks = {
+        cell: find_fallbacks(source)
+        for cell, source in enumerate(sources)
+        if source and any(item.cell == cell and item.guarded for item in imports)
+    }
     first: dict[str, tuple[Import, distributions.Provider]] = {}
     for item in imports:
         if item.runs:
@@ -226,25 +235,31 @@ def _nbs001(
             item, found = earliest
             if (item.cell, item.line) >= (site.cell, site.start):
                 continue
+            if item.guarded and any(
+                fallback.covers(item.line, site.start) for fallback in fallbacks.get(site.cell, ())
+            ):
+                continue
             where = "line" if item.cell == site.cell else f"cell {item.cell + 1}, line"
             message = (
                 f"{name} is installed after it is imported as `{found.module}` "
                 f"({where} {item.line + 1}){_guess(found)}; {_RESTART}"
             )
-            yield _Finding.at(site, "NBS001", message, name)
+            yield Finding.at(site, "NBS001", message, name)
 
 
 def _guess(found: distributions.Provider) -> str:
-    return " (name guessed from the import)" if found.guessed else ""
+    """The note for a guessed name, when it is not just the import name (`foo_bar` → `foo-bar`)."""
+    same = canonicalize_name(found.module) == found.name
+    return " (name guessed from the import)" if found.guessed and not same else ""
 
 
-def _nbs002_nbs003(sites: Sequence[InstallSite], pins: Pins) -> Iterator[_Finding]:
+def _nbs002_nbs003(sites: Sequence[InstallSite], pins: Pins) -> Iterator[Finding]:
     """NBS002 unpinned and NBS003 conflicting pip installs, by the pin policy (`install_lines`).
 
-    NBS002: no `==`/`===` (`==1.*` is a range) and no requirements line or constraint pins it;
-    a VCS URL without an `@revision`. NBS003: a specifier the pin does not satisfy. Not judged:
-    conda and apt installs (the pin policy keeps them as written), `-r` files, local paths,
-    other URLs, and commands with their own `-c` constraints file.
+    NBS002: no `==`/`===` (`==1.*` is a range) and no requirements line or constraint pins it
+    (a VCS URL that follows a branch is NBS010's). NBS003: a specifier the pin does not
+    satisfy. Not judged: conda and apt installs (the pin policy keeps them as written), `-r`
+    files, local paths, other URLs, and commands with their own `-c` constraints file.
     """
     for site in sites:
         for command in site.commands:
@@ -256,7 +271,7 @@ def _nbs002_nbs003(sites: Sequence[InstallSite], pins: Pins) -> Iterator[_Findin
 
 def _pin_finding(
     site: InstallSite, command: InstallCommand, text: str, pins: Pins
-) -> Iterator[_Finding]:
+) -> Iterator[Finding]:
     name = packages.pip_name(text)
     if name is None:
         return
@@ -270,15 +285,12 @@ def _pin_finding(
         pinned = ", ".join(repr(result) for result in conflict.result)
         where = f"{conflict.origin}, line {conflict.line}"
         message = f"{name}: the notebook asks for {text!r}, {where} pins {pinned}"
-        yield _Finding.at(site, "NBS003", message, name)
-    elif packages.is_vcs(text) and packages.vcs_revision(text) is None:
-        message = f"{name} is installed from {text!r} without a pinned revision (@commit or @tag)"
-        yield _Finding.at(site, "NBS002", message, name)
+        yield Finding.at(site, "NBS003", message, name)
     elif not kinds and _is_range(text):
         message = (
             f"{name} is installed unpinned ({text!r}): pin it with == here or in the requirements"
         )
-        yield _Finding.at(site, "NBS002", message, name)
+        yield Finding.at(site, "NBS002", message, name)
 
 
 def _is_range(text: str) -> bool:
@@ -293,12 +305,12 @@ def _is_range(text: str) -> bool:
     )
 
 
-def _nbs004(sites: Sequence[InstallSite]) -> Iterator[_Finding]:
+def _nbs004(sites: Sequence[InstallSite]) -> Iterator[Finding]:
     """NBS004: commands `nbsetup fix` leaves in place, one finding per site and reason."""
     for site in sites:
         for reason, commands in verdicts.left_in_place(site).items():
             what = ", ".join(dict.fromkeys(_describe(command) for command in commands))
-            yield _Finding.at(site, "NBS004", f"`nbsetup fix` cannot hoist {what}: {reason}", what)
+            yield Finding.at(site, "NBS004", f"`nbsetup fix` cannot hoist {what}: {reason}", what)
 
 
 def _nbs005(
@@ -307,13 +319,15 @@ def _nbs005(
     pins: Pins,
     packages: PackageMap,
     local: frozenset[str],
-) -> Iterator[_Finding]:
+    provided: frozenset[str],
+) -> Iterator[Finding]:
     """NBS005: an imported distribution that nothing installs or requires (missing dependency).
 
     Reported once per distribution, at its first unguarded import (`try: import x except
     ImportError:` copes without x). Exempt: the standard library, `__future__`, relative
-    imports, `distributions.RUNTIME_MODULES`, modules the notebook writes (`%%writefile`) and
-    `Config.local_modules`. Transitive dependencies count as missing: declare what you import.
+    imports, `distributions.RUNTIME_MODULES`, what the runtime's profile has installed
+    (`provided`), modules the notebook writes (`%%writefile`) and `Config.local_modules`.
+    Transitive dependencies count as missing: declare what you import.
     Off for a notebook that installs a `-r` file or a local path, whose contents are unknown.
     """
     names = [
@@ -326,16 +340,19 @@ def _nbs005(
     for item in imports:
         if item.guarded or item.top in STDLIB_MODULES or item.top in local:
             continue
-        if distributions.is_runtime(item.module):
+        if distributions.is_runtime(item.module) or canonicalize_name(item.top) in installed:
+            # The second: the notebook installs something named as the import, such as
+            # `git+https://github.com/openai/whisper.git` for `import whisper`.
             continue
         found = distributions.provider(item.module, packages)
         if found.name in reported or any(
-            name in installed or _required(pins, name) for name in found.distributions
+            name in installed or name in provided or _required(pins, name)
+            for name in found.distributions
         ):
             continue
         reported.add(found.name)
         source = "the requirements" if pins.files else "a requirements file"
-        yield _Finding(
+        yield Finding(
             "NBS005",
             f"`{found.module}` is imported, but {found.name}{_guess(found)} is neither "
             f"installed by the notebook nor listed in {source}",
@@ -357,30 +374,37 @@ def _nbs006(
     env_sites: Sequence[InstallSite],
     env_index: int | None,
     sources: Sequence[str | None],
-) -> Iterator[_Finding]:
+) -> Iterator[Finding]:
     """NBS006: an install `transform.hoist` would move into the environment cell.
 
     Any movable install outside the environment cell, even in the first code cell: `fix`
     moves those too. As in the transform, an `apt-get update` moves only with an apt install.
     """
     kept = [c for site in env_sites if site.movable for c in site.commands if c.movable]
-    first_code = next((i for i, s in enumerate(sources) if s is not None and i != env_index), None)
+    first_code = next(
+        (i for i, s in enumerate(sources) if s is not None and i != env_index and _runs_code(s)),
+        None,
+    )
     for site in verdicts.moving_sites(sites, kept):
         moved = [c for c in site.commands if c.movable]
         what = ", ".join(_describe(c) for c in moved)
         noun = "install of " if all(c.action == "install" for c in moved) else ""
         if env_index is not None:
             where = f"outside the environment cell (cell {env_index + 1})"
-        elif site.cell == first_code:
+        elif first_code is None or site.cell <= first_code:
             where = "outside an environment cell"
         else:
-            assert first_code is not None
             where = f"after the first code cell (cell {first_code + 1})"
         message = f"{noun}{what} {where}; `nbsetup fix` would hoist it"
-        yield _Finding.at(site, "NBS006", message, what)
+        yield Finding.at(site, "NBS006", message, what)
 
 
-def _nbs007(sites: Sequence[InstallSite], preloaded: Mapping[str, str]) -> Iterator[_Finding]:
+def _runs_code(source: str) -> bool:
+    """Whether a code cell holds more than blank and comment lines (a licence cell does not)."""
+    return any(line.strip() and not line.lstrip().startswith("#") for line in source.splitlines())
+
+
+def _nbs007(sites: Sequence[InstallSite], preloaded: Mapping[str, str]) -> Iterator[Finding]:
     """NBS007: an install that replaces a distribution the runtime imported before any cell.
 
     Even in the environment cell, the first to run, such an install takes effect only after
@@ -398,10 +422,10 @@ def _nbs007(sites: Sequence[InstallSite], preloaded: Mapping[str, str]) -> Itera
                         f"{text} replaces {pin.package}: {runtime.REASONS[pin.loader]}; "
                         "restart the runtime after this install"
                     )
-                    yield _Finding.at(site, "NBS007", message, pin.package)
+                    yield Finding.at(site, "NBS007", message, pin.package)
 
 
-def _nbs008(sites: Sequence[InstallSite], sources: Sequence[str | None]) -> Iterator[_Finding]:
+def _nbs008(sites: Sequence[InstallSite], sources: Sequence[str | None]) -> Iterator[Finding]:
     """NBS008: a cell that only restarts the runtime, with no install in or before it.
 
     A restart is needed after installs only; with none before it, the cell just throws away
@@ -414,4 +438,4 @@ def _nbs008(sites: Sequence[InstallSite], sources: Sequence[str | None]) -> Iter
                 f"this cell restarts the runtime ({restart.idiom}), but no install runs before "
                 "it; delete it, or keep it only if the runtime needs a restart for another reason"
             )
-            yield _Finding("NBS008", message, restart.cell, restart.start, restart.end, None)
+            yield Finding("NBS008", message, restart.cell, restart.start, restart.end, None)

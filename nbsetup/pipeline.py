@@ -27,6 +27,7 @@ from nbsetup import (
     kernels,
     lint,
     notebook_io,
+    profiles,
     runtime,
     transform,
 )
@@ -124,7 +125,7 @@ def hoist_options(project: ProjectConfig, label: str | None) -> transform.Config
         style=style,
         pin_missing=project.pin_missing,
         guard=project.guard,
-        preloaded=runtime.preloaded(project.preloaded, project.extend_preloaded),
+        preloaded=runtime.preloaded(project.preloaded, project.extend_preloaded, project.runtime),
     )
 
 
@@ -261,14 +262,31 @@ def check_file(
         return FileCheck(str(path), skipped=skipped)
     choice = choose_pins(path, settings, pins)
     here = path.absolute().parent
+    profile = profiles.load(notebook_runtime(document.notebook, settings.runtime))
     in_force = replace(
         rules,
         local_modules=rules.local_modules | local_modules(here),
-        preloaded=runtime.preloaded(settings.preloaded, settings.extend_preloaded),
+        preloaded=runtime.preloaded(
+            settings.preloaded, settings.extend_preloaded, settings.runtime
+        ),
+        profile=profile,
     )
-    packages = distributions.installed_packages()
+    # A hosted runtime's own list maps imports to distributions; for a local Jupyter kernel,
+    # the environment nbsetup runs in is the best evidence there is.
+    packages = profile.modules or distributions.installed_packages()
     diagnostics = lint.diagnose(document.notebook, choice.pins, in_force, packages)
     return FileCheck(str(path), diagnostics, pin_sources=choice.origin)
+
+
+def notebook_runtime(notebook: dict[str, Any], setting: str) -> str:
+    """The profile a notebook is checked against: the setting, or with `auto` its metadata's."""
+    if setting != runtime.AUTO:
+        return setting
+    cells = notebook.get("cells", [])
+    sources = [
+        notebook_io.cell_text(cell) if cell.get("cell_type") == "code" else None for cell in cells
+    ]
+    return runtime.detect(notebook, sources)
 
 
 def _shown(path: Path) -> Path:

@@ -1,4 +1,9 @@
-"""What real notebook runtimes do before and around the cells: preloaded packages, restarts.
+"""What notebook runtimes do before and around the cells: profiles, preloaded packages, restarts.
+
+A runtime profile (`Profile`; `PROFILES`: colab, kaggle, jupyter) says which distributions a
+hosted runtime has installed before the first cell and which it has already imported;
+`detect` tells a notebook's runtime from its metadata (`auto`). The package lists themselves
+are data, read by `nbsetup.profiles`.
 
 Two facts decide whether an environment cell takes effect without a restart:
 
@@ -26,6 +31,13 @@ from nbsetup.install_lines import InstallLine
 from nbsetup.magics import PYTHON_CELL_MAGICS, scan_cell
 
 KERNEL, COLAB, CONFIGURED = "kernel", "colab", "configured"
+#: Loaded by Colab on a runtime chosen with `runtime = "colab"`: applies whatever the
+#: notebook's metadata says (`COLAB` applies only to notebooks `detect` finds are Colab's).
+COLAB_CHOSEN = "colab-runtime"
+#: The runtime settings: a profile, or `auto` (each notebook's own, by `detect`).
+PROFILES = ("colab", "kaggle", "jupyter")
+AUTO = "auto"
+RUNTIMES = (AUTO, *PROFILES)
 
 #: Canonical distribution name → who imports it before the first cell runs.
 PRELOADED: Mapping[str, str] = MappingProxyType(
@@ -72,18 +84,39 @@ PRELOADED: Mapping[str, str] = MappingProxyType(
 )
 
 
-def preloaded(names: Iterable[str] | None = None, extend: Iterable[str] = ()) -> Mapping[str, str]:
-    """The preloaded distributions in force: `names` (None: `PRELOADED`) plus `extend`.
+def profile_preloaded(runtime: str = AUTO) -> Mapping[str, str]:
+    """What a runtime setting preloads: canonical name → who loads it.
+
+    `jupyter` and `kaggle`: the kernel's stack (Kaggle's image does not load Colab's
+    extension, and no start-up imports of its own are known). `colab`: with Colab's start-up
+    imports, whatever the notebook's metadata says (`COLAB_CHOSEN`). `auto`: with Colab's
+    start-up imports for the notebooks `detect` finds are Colab's (`COLAB`; `for_notebook`).
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime: {runtime}")
+    if runtime == AUTO:
+        return PRELOADED
+    found = {name: who for name, who in PRELOADED.items() if who == KERNEL}
+    if runtime == "colab":
+        found.update({name: COLAB_CHOSEN for name, who in PRELOADED.items() if who == COLAB})
+    return MappingProxyType(found)
+
+
+def preloaded(
+    names: Iterable[str] | None = None, extend: Iterable[str] = (), runtime: str = AUTO
+) -> Mapping[str, str]:
+    """The preloaded distributions in force: `names` (None: the runtime's) plus `extend`.
 
     As ruff's `select`/`extend-select`: `[tool.nbsetup] preloaded` replaces the list,
-    `extend-preloaded` adds to it. Names are canonicalised; a name nbsetup knows keeps its
-    reason, others are `CONFIGURED`.
+    `extend-preloaded` adds to it. Names are canonicalised; a name the runtime's profile
+    knows keeps its reason, others are `CONFIGURED`.
     """
-    chosen = PRELOADED.keys() if names is None else names
+    known = profile_preloaded(runtime)
+    chosen = known.keys() if names is None else names
     found: dict[str, str] = {}
     for name in (*chosen, *extend):
         key = canonicalize_name(name)
-        found[key] = PRELOADED.get(key, CONFIGURED)
+        found[key] = known.get(key, CONFIGURED)
     # A plain dict: settings holding it are pickled for worker processes, and a mappingproxy
     # does not pickle.
     return found
@@ -98,22 +131,89 @@ def for_notebook(
     writes it on save) or a code cell imports `google.colab`. Elsewhere numpy and pandas are
     not loaded before the first cell, and a warning about them would be noise.
     """
-    metadata = notebook.get("metadata")
-    colab = (isinstance(metadata, dict) and "colab" in metadata) or any(
-        source is not None and _COLAB_IMPORT.search(source) for source in sources
-    )
-    if colab:
+    if detect(notebook, sources) == "colab":
         return names
     return {name: who for name, who in names.items() if who != COLAB}
 
 
+def detect(notebook: Mapping[str, object], sources: Sequence[str | None]) -> str:
+    """The runtime a notebook was written for: `kaggle`, `colab` or `jupyter`.
+
+    Kaggle writes a `kaggle` section into the notebook's metadata, Colab a `colab` one; a
+    code cell importing `google.colab` (or Kaggle's `kaggle_secrets`) tells as much. Kaggle
+    wins over Colab: its image starts from Colab's, and a notebook moved from Colab to Kaggle
+    keeps its `colab` section.
+    """
+    metadata = notebook.get("metadata")
+    keys = metadata.keys() if isinstance(metadata, dict) else ()
+    code = [source for source in sources if source]
+    if "kaggle" in keys or any(_KAGGLE_IMPORT.search(source) for source in code):
+        return "kaggle"
+    if "colab" in keys or any(_COLAB_IMPORT.search(source) for source in code):
+        return "colab"
+    return "jupyter"
+
+
+def uses_gpu(notebook: Mapping[str, object]) -> bool:
+    """Whether the notebook's metadata asks for a GPU runtime.
+
+    Colab writes `"accelerator": "GPU"` and `colab.gpuType`; Kaggle writes
+    `kaggle.accelerator` (`"gpu"`, `"nvidiaTeslaT4"`, ...).
+    """
+    metadata = notebook.get("metadata")
+    if not isinstance(metadata, dict):
+        return False
+    colab, kaggle = metadata.get("colab"), metadata.get("kaggle")
+    values = [
+        metadata.get("accelerator"),
+        kaggle.get("accelerator") if isinstance(kaggle, dict) else None,
+    ]
+    if isinstance(colab, dict) and colab.get("gpuType"):
+        return True
+    return any(
+        isinstance(value, str) and ("gpu" in value.lower() or "nvidia" in value.lower())
+        for value in values
+    )
+
+
 _COLAB_IMPORT = re.compile(r"^\s*(?:from\s+google\.colab\b|import\s+google\.colab\b)", re.M)
+_KAGGLE_IMPORT = re.compile(
+    r"^\s*(?:from|import)\s+(?:kaggle_secrets|kaggle_datasets|kaggle_web_client)\b", re.M
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What one runtime has installed and imported before the first cell runs.
+
+    `nbsetup.profiles.load("colab")` builds Colab's from the shipped package lists.
+    """
+
+    #: One of `PROFILES`.
+    name: str
+    #: The header line of each package list read: source, snapshot date, licence.
+    snapshots: tuple[str, ...]
+    #: Canonical names of the distributions the CPU runtime has installed.
+    installed: frozenset[str]
+    #: What the runtime's GPU variant has installed besides.
+    gpu_installed: frozenset[str]
+    #: Top-level import name → distributions (`importlib.metadata.packages_distributions`
+    #: shape), from the lists' recorded modules where they have them.
+    modules: Mapping[str, tuple[str, ...]]
+    #: Canonical name → who imports it before the first cell (`preloaded`).
+    preloaded: Mapping[str, str]
+
+    def has(self, name: str, gpu: bool = False) -> bool:
+        """Whether the runtime has distribution `name` installed (on its GPU variant: `gpu`)."""
+        return name in self.installed or (gpu and name in self.gpu_installed)
+
 
 #: Why a preloaded distribution needs a restart, in words, by who loads it.
 REASONS = MappingProxyType(
     {
         KERNEL: "the kernel itself imports it before the first cell runs",
         COLAB: "Colab imports it when the runtime starts",
+        COLAB_CHOSEN: "Colab imports it when the runtime starts",
         CONFIGURED: "the runtime imports it before the first cell runs ([tool.nbsetup])",
     }
 )

@@ -125,12 +125,15 @@ def test_nbs001_uses_installed_metadata_and_the_curated_table():
     assert _found(notebook, "NBS001", packages=packages) == [(2, 1, "myorg-tools-dist")]
 
 
-def test_nbs001_message_names_import_and_guess():
-    guessed = _messages(_nb("import numpy", "!pip install numpy"), "NBS001")
-    assert guessed == [
-        "numpy is installed after it is imported as `numpy` (cell 1, line 1) (name guessed "
-        "from the import); the kernel keeps the version it loaded until restarted"
+def test_nbs001_message_names_import_and_says_guessed_only_when_names_differ():
+    # Issue 27: the guess is the import name itself, so "(name guessed ...)" said nothing.
+    same = _messages(_nb("import numpy", "!pip install numpy"), "NBS001")
+    assert same == [
+        "numpy is installed after it is imported as `numpy` (cell 1, line 1); the kernel "
+        "keeps the version it loaded until restarted"
     ]
+    underscored = _messages(_nb("import foo_bar", "!pip install foo-bar"), "NBS001")
+    assert "guessed" not in underscored[0]
     curated = _messages(_nb("import sklearn\n!pip install scikit-learn"), "NBS001")
     assert curated == [
         "scikit-learn is installed after it is imported as `sklearn` (line 1); the kernel "
@@ -148,12 +151,7 @@ NBS002_FIRES = [
     pytest.param(
         "!pip install numpy\n!pip install pandas", "numpy==1", [(1, 2, "pandas")], id="one-of-two"
     ),
-    pytest.param(
-        "!pip install git+https://github.com/org/tool.git",
-        "",
-        [(1, 1, "tool")],
-        id="vcs-no-revision",
-    ),
+    # A VCS URL without a reference is NBS010's (tests/test_runtime_check.py).
     pytest.param(
         "if x:\n    !pip install numpy", "", [(1, 2, "numpy")], id="unmovable-still-unpinned"
     ),
@@ -189,8 +187,7 @@ def test_nbs002_messages():
     messages = _messages(_nb("!pip install numpy git+https://h/o/r.git"), "NBS002")
     assert messages == [
         "numpy is installed unpinned ('numpy'): pin it with == here or in the requirements",
-        "r is installed from 'git+https://h/o/r.git' without a pinned revision (@commit or @tag)",
-    ]
+    ]  # the VCS URL without a reference is NBS010's now
 
 
 @pytest.mark.parametrize(
@@ -313,8 +310,8 @@ def test_nbs005_local_modules_and_messages():
     config = {"local_modules": frozenset({"helpers"})}
     assert _found(notebook, "NBS005", **config) == [(1, 2, "scikit-learn")]
     assert _messages(_nb("import numpy"), "NBS005", _pins("pandas")) == [
-        "`numpy` is imported, but numpy (name guessed from the import) is neither installed by "
-        "the notebook nor listed in the requirements"
+        "`numpy` is imported, but numpy is neither installed by the notebook nor listed in the "
+        "requirements"
     ]
     assert _messages(_nb("import sklearn"), "NBS005") == [
         "`sklearn` is imported, but scikit-learn is neither installed by the notebook nor "
@@ -580,14 +577,26 @@ def test_written_modules():
             id="namespace-confirmed",
         ),
         pytest.param(
-            "llama_index.core.schema",
+            "llama_index.llms.openai",
             {},
             (
-                "llama_index.core.schema",
-                ("llama-index-core-schema", "llama-index-core", "llama-index"),
+                "llama_index.llms.openai",
+                ("llama-index-llms-openai", "llama-index-llms", "llama-index"),
                 "guessed",
             ),
             id="namespace-guess",
+        ),
+        pytest.param(
+            "llama_index.core.schema",
+            {},
+            ("llama_index.core", ("llama-index-core",), "curated"),
+            id="namespace-core-curated",
+        ),
+        pytest.param(
+            "azure.identity.DefaultAzureCredential",
+            {},
+            ("azure.identity", ("azure-identity",), "guessed"),
+            id="namespace-class-name-is-not-a-module",
         ),
         pytest.param(
             "markdown_it",

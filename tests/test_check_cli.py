@@ -33,8 +33,7 @@ def test_check_reports_diagnostics_and_writes_nothing(tmp_path):
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [
         f"{path}:2:1: NBS001 numpy is installed after it is imported as `numpy` (cell 1, "
-        "line 1) (name guessed from the import); the kernel keeps the version it loaded until "
-        "restarted",
+        "line 1); the kernel keeps the version it loaded until restarted",
         f"{path}:2:1: NBS003 numpy: the notebook asks for 'numpy<2', "
         f"{tmp_path / 'requirements.txt'}, line 1 pins 'numpy==2.1'",
         f"{path}:2:1: NBS006 install of numpy<2 after the first code cell (cell 1); "
