@@ -120,10 +120,20 @@ class Snippet:
     lines: tuple[str, ...]
     kept: tuple[str, ...]
     moved: frozenset[Key] = frozenset()
+    #: An install (or uninstall, download) that stays in place: nothing after it may move.
+    barrier: bool = False
+
+    def after_barrier(self) -> Snippet:
+        """The snippet where an earlier barrier holds: whatever would move stays, verbatim."""
+        return self if not self.moved else Snippet(self.lines, self.lines, barrier=True)
 
 
 def _kept(*lines: str) -> Snippet:
     return Snippet(lines, lines)
+
+
+def _stays(*lines: str) -> Snippet:
+    return Snippet(lines, lines, barrier=True)
 
 
 def shell_word(text: str) -> str:
@@ -233,12 +243,13 @@ def chain_line(draw: st.DrawFn) -> Snippet:
     shape = draw(st.sampled_from(("first", "second-and", "second-semicolon", "middle")))
     if shape == "first":
         line, kept = f"!{install} && {other}", f"!{other}"
-    elif shape == "second-and":
-        line, kept = f"!{other} && {install}", f"!{other}"
     elif shape == "second-semicolon":
         line, kept = f"!{other}; {install}", f"!{other}"
+    elif shape == "second-and":
+        # It runs only if `other` succeeds: it stays, and stops what follows.
+        return _stays(f"!{other} && {install}")
     else:
-        line, kept = f"!echo start && {install} && {other}", f"!echo start && {other}"
+        return _stays(f"!echo start && {install} && {other}")
     return Snippet((line,), (kept,), frozenset(keys))
 
 
@@ -294,10 +305,10 @@ def staying_snippet(draw: st.DrawFn) -> Snippet:
         ("!pip install numpy>=1.0",),
         (f"!pip install {word} || echo failed",),
         (f"result = {call}",),
-        ('text = """', "!pip install not-code", '"""'),
-        (f"# {prefix} {word}",),
     )
-    return _kept(*draw(st.sampled_from(choices)))
+    not_installs = (('text = """', "!pip install not-code", '"""'), (f"# {prefix} {word}",))
+    chosen = draw(st.sampled_from(choices + not_installs))
+    return _kept(*chosen) if chosen in not_installs else _stays(*chosen)
 
 
 plain_snippets = st.one_of(
@@ -313,16 +324,28 @@ staying_snippets = staying_snippet()
 
 @dataclass(frozen=True)
 class _Code:
-    lines: tuple[str, ...]
-    kept: tuple[str, ...]
-    moved: frozenset[Key]
+    first: tuple[str, ...]
+    snippets: tuple[Snippet, ...]
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return self.first + tuple(line for snippet in self.snippets for line in snippet.lines)
+
+    def judged(self, barrier: bool) -> tuple[tuple[str, ...], frozenset[Key], bool]:
+        """What must be kept and moved, given whether a barrier came before; and after."""
+        kept = list(self.first)
+        moved: set[Key] = set()
+        for snippet in self.snippets:
+            if barrier:
+                snippet = snippet.after_barrier()
+            kept += snippet.kept
+            moved |= snippet.moved
+            barrier = barrier or snippet.barrier
+        return tuple(kept), frozenset(moved), barrier
 
 
 def _join(first: tuple[str, ...], snippets: list[Snippet]) -> _Code:
-    lines = first + tuple(line for snippet in snippets for line in snippet.lines)
-    kept = first + tuple(line for snippet in snippets for line in snippet.kept)
-    moved = frozenset(key for snippet in snippets for key in snippet.moved)
-    return _Code(lines, kept, moved)
+    return _Code(first, tuple(snippets))
 
 
 _python_snippets = st.one_of(plain_snippets, plain_snippets, moving_snippets, staying_snippets)
@@ -489,6 +512,7 @@ def notebooks(draw: st.DrawFn, max_cells: int = 8) -> GeneratedNotebook:
     cells: list[dict[str, Any]] = []
     kept: list[tuple[str, ...] | None] = []
     moved: list[frozenset[Key]] = []
+    barrier = False
     for kind in draw(st.lists(kinds, max_size=max_cells)):
         source_shape = draw(st.sampled_from(shapes))
         if kind in ("markdown", "raw"):
@@ -514,8 +538,9 @@ def notebooks(draw: st.DrawFn, max_cells: int = 8) -> GeneratedNotebook:
                 "source": _source(_text(code.lines, draw(st.booleans()), crlf), source_shape),
             }
         )
-        kept.append(code.kept)
-        moved.append(code.moved)
+        code_kept, code_moved, barrier = code.judged(barrier)
+        kept.append(code_kept)
+        moved.append(code_moved)
     env_kept: tuple[str, ...] = ()
     if draw(st.integers(0, 4)) == 0:
         # An environment cell written by hand (or by an earlier run, then edited).

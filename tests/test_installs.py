@@ -279,9 +279,9 @@ FIXES = [
         id="; chain keeps the rest",
     ),
     pytest.param(
-        "!make a && pip install x; make b\n",
+        "!make a; pip install x; make b\n",
         (site(0, 1, "!pip", cmd("x"), replacement=("!make a; make b\n",)),),
-        id="mixed separators become ;",
+        id="; chain keeps its other parts",
     ),
     pytest.param(
         "!pip install x && python run.py  # go\r\n",
@@ -422,14 +422,26 @@ FIXES = [
         "%%bash\nif true; then\n  pip install a\nfi\npip install b\n",
         (
             site(2, 3, "%%bash", cmd("a", reason="inside a shell if block")),
-            site(4, 5, "%%bash", cmd("b")),
+            site(
+                4,
+                5,
+                "%%bash",
+                cmd("b", reason="follows an install that stays in place at cell 1, line 3"),
+            ),
         ),
-        id="%%bash if block",
+        id="%%bash if block: the install left in place stops the next",
     ),
     pytest.param(
         "%%bash\nexport PIP_INDEX_URL=https://x\npip install a\n",
-        (site(2, 3, "%%bash", cmd("a", reason="follows an export in the same cell")),),
-        id="%%bash export",
+        (
+            site(
+                2,
+                3,
+                "%%bash",
+                cmd("a", reason="follows an `export` of installer settings at cell 1, line 2"),
+            ),
+        ),
+        id="%%bash export of PIP_INDEX_URL",
     ),
     pytest.param(
         '%%bash\npip install "tensorflow-compression<$MAJOR.$(($MINOR+1))"\n',
@@ -715,7 +727,7 @@ CROSS_CELL = [
     ),
     pytest.param(
         ["!pip uninstall -y x\n", "!pip install x==2\n"],
-        cmd("x==2", reason="installed again after an uninstall"),
+        cmd("x==2", reason="follows pip uninstall at cell 1, line 1"),
         id="reinstall after uninstall",
     ),
     pytest.param(
@@ -734,6 +746,101 @@ CROSS_CELL = [
 @pytest.mark.parametrize(("sources", "expected"), CROSS_CELL)
 def test_earlier_cells_decide(sources, expected):
     assert find_installs(sources)[-1].commands == (expected,)
+
+
+# R2 (CONTRACT "What moves, what stays"): nothing moves above an install or uninstall that
+# stays in place, nor above a line that changes what later installs resolve against.
+BARRIERS = [
+    pytest.param(
+        ["!pip uninstall -y tensorflow\n", "!pip install tf-nightly\n"],
+        "follows pip uninstall at cell 1, line 1",
+        id="uninstall",
+    ),
+    pytest.param(
+        ["import os\nif os.environ.get('X'):\n    !pip install a\n", "!pip install b\n"],
+        "follows an install that stays in place at cell 1, line 3",
+        id="install left in an if block",
+    ),
+    pytest.param(
+        ["!pip install {pkg}\n", "!pip install --no-deps transformers==5.15.0\n"],
+        "follows an install that stays in place at cell 1, line 1",
+        id="install of a variable",
+    ),
+    pytest.param(
+        ["%env PIP_INDEX_URL=https://private/simple\n", "!pip install secretpkg\n"],
+        "follows %env PIP_INDEX_URL at cell 1, line 1",
+        id="%env PIP_INDEX_URL",
+    ),
+    pytest.param(
+        ['import os\nos.environ["PIP_EXTRA_INDEX_URL"] = "https://x"\n', "%pip install a\n"],
+        "follows a change of PIP_EXTRA_INDEX_URL at cell 1, line 2",
+        id="os.environ PIP_EXTRA_INDEX_URL",
+    ),
+    pytest.param(
+        ["!pip config set global.index-url https://x/simple\n", "!pip install a\n"],
+        "follows `pip config set` at cell 1, line 1",
+        id="pip config",
+    ),
+    pytest.param(
+        ['with open("/root/.netrc", "w") as f:\n    f.write(token)\n', "!pip install a\n"],
+        "follows a write of .netrc at cell 1, line 1",
+        id=".netrc",
+    ),
+    pytest.param(
+        ["!pip download -d wheels secretpkg\n", "!pip install --find-links wheels secretpkg\n"],
+        "follows pip download at cell 1, line 1",
+        id="pip download",
+    ),
+    pytest.param(
+        ["!false && pip install x\n"],
+        "runs only if `false` succeeds",
+        id="false &&",
+    ),
+    pytest.param(
+        ["%%bash\nexit 0\npip install x\n"],
+        "after an exit in the same cell",
+        id="%%bash exit",
+    ),
+    pytest.param(
+        ["%%bash\nset -e\nfalse\npip install x\n"],
+        "may not run: set -e, and an earlier command may fail",
+        id="%%bash set -e",
+    ),
+    pytest.param(
+        ["%%bash\nsource activate other\npip install x\n"],
+        "after an environment is activated in the same cell",
+        id="%%bash source activate",
+    ),
+]
+
+
+@pytest.mark.parametrize(("sources", "reason"), BARRIERS)
+def test_barriers_stop_hoisting(sources, reason):
+    last = find_installs(sources)[-1]
+    assert not last.movable
+    assert [command.reason for command in last.commands] == [reason]
+
+
+@pytest.mark.parametrize(
+    "sources",
+    [
+        pytest.param(['import os\nos.environ["HOME"] = "/tmp"\n', "!pip install a\n"], id="HOME"),
+        pytest.param(["%env CUDA_VISIBLE_DEVICES=0\n", "!pip install a\n"], id="%env CUDA"),
+        pytest.param(["!pip install a\n", "!pip install b\n"], id="installs that move"),
+        pytest.param(["!apt-get update\n", "!pip install a\n"], id="apt-get update stays"),
+        pytest.param(["!make a; pip install x\n"], id="after ;"),
+        pytest.param(["!pip install a && pip install b\n"], id="installs chained by &&"),
+    ],
+)
+def test_what_is_no_barrier(sources):
+    assert all(
+        site.movable for site in find_installs(sources) if site.commands[-1].action == "install"
+    )
+
+
+def test_an_install_in_a_multi_line_string_of_a_bash_cell_is_data():
+    sources = ['%%bash\necho "run this later:\npip install x\n" > notes.txt\n']
+    assert find_installs(sources) == ()
 
 
 # Fragments of install syntax, glued at random to look for crashes.

@@ -194,21 +194,18 @@ SCENARIOS = [
         "!pip uninstall -y base",
         "!pip install capped",
         preinstalled=("base==1.0",),
-        broken="R2: capped hoisted above the uninstall, which then removes its dependency base",
     ),
     scenario(
         "install_after_an_if_block",
         "x = 1",
         "if True:\n    !pip install base==1.0",
         "!pip install base==2.0",
-        broken="R2: base==2.0 hoisted above the if block's base==1.0, which then wins",
     ),
     scenario(
         "no_deps_override_after_a_var_install",
         "x = 1",
         'spec = "base==1.0"\n!pip install {spec}',
         "!pip install --no-deps base==2.0",
-        broken="R2: the override hoisted above the {spec} install it overrides: base 1.0, not 2.0",
     ),
     scenario(
         "tf_nightly_after_uninstalling_tensorflow",
@@ -216,60 +213,51 @@ SCENARIOS = [
         "!pip uninstall -y tensorflow",
         "!pip install tf-nightly",
         preinstalled=("tensorflow==2.15.0",),
-        broken="R2: tf-nightly hoisted above the uninstall, which deletes its tensorflow module",
     ),
     scenario(
         "index_url_set_with_env_magic",
         "x = 1",
         "%env PIP_INDEX_URL=@PRIVATE@",
         "!pip install secretpkg",
-        broken="R2: hoisted above %env: secretpkg 9.0 from the public index, not 1.0",
     ),
     scenario(
         "extra_index_set_in_os_environ",
         'import os\nos.environ["PIP_EXTRA_INDEX_URL"] = "@PRIVATE@"',
         "!pip install privonly",
-        broken="R2: hoisted above os.environ: privonly is not found",
     ),
     scenario(
         "index_url_set_with_pip_config",
         "x = 1",
         "!pip config set global.index-url @PRIVATE@",
         "!pip install secretpkg",
-        broken="R2: hoisted above pip config: secretpkg 9.0 from the public index, not 1.0",
     ),
     scenario(
         "find_links_after_pip_download",
         "x = 1",
         "!pip download -d wheels --no-deps --index-url @PRIVATE@ secretpkg",
         "!pip install --no-index --find-links wheels secretpkg",
-        broken="R2: hoisted above pip download: the wheels directory does not exist yet",
     ),
     # Only installs that always run move.
     scenario(
         "install_after_false_and",
         "x = 1",
         "!false && pip install gamma",
-        broken="shell semantics: `false && pip install gamma` never runs but gamma is hoisted",
     ),
     scenario(
         "bash_cell_that_exits_first",
         "x = 1",
         "%%bash\nexit 0\npip install gamma",
-        broken="shell semantics: a %%bash install after `exit 0` never ran but is hoisted",
     ),
     scenario(
         "bash_cell_with_set_e_and_a_failure",
         "x = 1",
         "%%bash\nset -e\nfalse\npip install gamma",
         original_fails=True,
-        broken="shell semantics: a %%bash install after `set -e; false` never ran but is hoisted",
     ),
     scenario(
         "install_line_inside_a_quoted_string",
         "x = 1",
         '%%bash\necho "next step:\npip install gamma\ndone"',
-        broken="shell semantics: a pip line inside a quoted string is hoisted and run",
     ),
 ]
 

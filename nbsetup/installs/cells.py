@@ -71,6 +71,10 @@ _RELEVANT_TEXT = (
     "clone",
     "open(",
     "write_",
+    "environ",
+    "PIP_",
+    "UV_",
+    "PYTHONUSERBASE",
 )
 _RELEVANT_WORD = re.compile(r"\b(uv|cd)\b")
 _SHELL_FUNCTION = re.compile(r"\s*(function\s+[\w-]+|[\w-]+\s*\(\s*\))")
@@ -94,6 +98,14 @@ class _State:
     written: set[str] = field(default_factory=set)
     #: Canonical names of pip packages the notebook uninstalled.
     uninstalled: set[str] = field(default_factory=set)
+    #: The first line that stops hoisting (`barrier_at`): an install that stays where it is,
+    #: or a change of what later installs resolve against. Nothing after it moves above it.
+    barrier: str | None = None
+
+    def barrier_at(self, what: str, cell: int, line: int) -> None:
+        """Record a barrier, `what` at 0-based `cell` and `line`, unless an earlier one holds."""
+        if self.barrier is None:
+            self.barrier = f"{what} at cell {cell + 1}, line {line + 1}"
 
 
 def _names(requirements: Sequence[str]) -> set[str]:
@@ -102,6 +114,8 @@ def _names(requirements: Sequence[str]) -> set[str]:
 
 def _judge(command: InstallCommand, state: _State, directory_changed: bool) -> InstallCommand:
     """Apply what earlier cells did: files they wrote, directories they entered, uninstalls."""
+    if command.movable and state.barrier is not None:
+        command = replace(command, movable=False, reason=f"follows {state.barrier}")
     if command.movable:
         reason = None
         for path in (*command.requirement_files, *command.constraint_files):
@@ -141,10 +155,39 @@ def _shell_writes(part: Part) -> set[str]:
     return written
 
 
-def _apply_shell_state(part: Part, state: _State) -> None:
-    state.written |= _shell_writes(part)
+def _apply_shell_state(part: Part, state: _State, cell: int, line: int) -> None:
+    written = _shell_writes(part)
+    state.written |= written
     if "git" in part.words[:2] and "clone" in part.words:
         state.cloned = True
+    words = part.words
+    if "config" in words[1:4] and _TOOL_HINT.match(words[0] if words else ""):
+        state.barrier_at(f"`{' '.join(words[:3])}`", cell, line)
+    elif words[:1] == ("export",) and any(_RESOLVER_VARIABLE.match(w) for w in words[1:]):
+        state.barrier_at("an `export` of installer settings", cell, line)
+    elif written & _RESOLVER_FILES:
+        state.barrier_at(f"a write of {sorted(written & _RESOLVER_FILES)[0]}", cell, line)
+
+
+#: Environment variables that change what pip, uv and conda resolve against or install into.
+_RESOLVER_VARIABLE = re.compile(r"(PIP_|UV_|CONDA_|PYTHONUSERBASE\b|PYTHONPATH\b)")
+#: Files that do: credentials and settings for indexes, and pip's configuration.
+_RESOLVER_FILES = frozenset({".netrc", ".pypirc", "pip.conf", "pip.ini", ".condarc", "uv.toml"})
+_ENVIRON_WRITE = re.compile(
+    r"""os\.(?:environ\s*\[\s*[rbuf]*["']([A-Z_]+)["']\s*\]\s*=(?!=)"""
+    r"""|environ\.(?:update|setdefault)\(|putenv\(\s*[rbuf]*["']([A-Z_]+)["'])"""
+)
+
+
+def _note_barrier(site: InstallSite, state: _State) -> None:
+    """An install, uninstall or download that stays where it is: nothing after it moves up."""
+    for command in site.commands:
+        if command.movable or command.action == "update":
+            continue
+        what = "an install that stays in place" if command.action == "install" else None
+        tool = "pip" if command.manager == "uv" else command.manager
+        state.barrier_at(what or f"{tool} {command.action}", site.cell, site.start)
+        return
 
 
 def _block_reason(scan: CellScan, line: int, indent: int) -> str | None:
@@ -176,6 +219,24 @@ def _joined(line: ShellLine, kept: Sequence[Part]) -> str:
     return out
 
 
+def _runs_only_if(parts: Sequence[Part], position: int) -> str | None:
+    """Why part `position` of a chain may not run: `false && pip install x`, `a || b`.
+
+    Hoisted, an install always runs; it may only move when it always ran where it was: after
+    `;`, or after `&&` behind installs (which move too) and `cd` (judged as a directory change).
+    """
+    index = position
+    while index > 0 and parts[index].separator not in (None, ";"):
+        if parts[index].separator != "&&":
+            return "runs only if an earlier command fails"
+        before = parts[index - 1]
+        first = before.words[0] if before.words else ""
+        if before.command is None and first not in _SHELL_CHDIR:
+            return f"runs only if `{first}` succeeds" if first else "may not run"
+        index -= 1
+    return None
+
+
 def _line_site(
     cell: int,
     lines: Sequence[str],
@@ -196,16 +257,19 @@ def _line_site(
     parts: list[Part] = []
     entered = None
     program = None
-    for part in line.parts:
+    for position, part in enumerate(line.parts):
         command = part.command
         if command is not None:
             program = program or part.program
             command = _judge(command, state, directory_changed or entered is not None)
             if entered and whole_reason is None:
                 whole_reason = f"follows a {entered} in the same chain"
+            condition = _runs_only_if(line.parts, position)
+            if condition is not None and command.movable and whole_reason is None:
+                command = replace(command, movable=False, reason=condition)
             part = replace(part, command=command)
         else:
-            _apply_shell_state(part, state)
+            _apply_shell_state(part, state, cell, start)
             if part.words[:1] and part.words[0] in _SHELL_CHDIR:
                 entered = part.words[0]
         parts.append(part)
@@ -259,6 +323,10 @@ def _escape_site(
         name = _MAGIC_NAME.split(command, maxsplit=1)[0]
         if name in _CHDIR_MAGICS:
             state.directory_changed = True
+            return None
+        if name in ("env", "set_env") and _RESOLVER_VARIABLE.match(command[len(name) :].strip()):
+            variable = re.split(r"[\s=]", command[len(name) :].strip(), maxsplit=1)[0]
+            state.barrier_at(f"%{name} {variable}", cell, escape.start)
             return None
         if name == "writefile":
             state.written.add(posixpath.basename(command.split()[-1]) if command.split() else "")
@@ -339,14 +407,22 @@ def _call_site(
     return None if site is None else replace(site, form=call.form)
 
 
-def _python_line_state(text: str, state: _State) -> None:
-    """Directory changes, clones and written files from a Python statement's text."""
+def _python_line_state(text: str, state: _State, cell: int, line: int) -> None:
+    """Directory changes, clones, written files and installer settings from a statement."""
     if _CHDIR_CALL.search(text):
         state.directory_changed = True
     if _GIT_CLONE.search(text):
         state.cloned = True
+    written = set()
     for pattern in (_OPEN_FOR_WRITE, _PATH_WRITE):
-        state.written |= {posixpath.basename(path) for path in pattern.findall(text)}
+        written |= {posixpath.basename(path) for path in pattern.findall(text)}
+    state.written |= written
+    for match in _ENVIRON_WRITE.finditer(text):
+        name = match.group(1) or match.group(2)
+        if name is None or _RESOLVER_VARIABLE.match(name):
+            state.barrier_at(f"a change of {name or 'os.environ'}", cell, line)
+    if written & _RESOLVER_FILES:
+        state.barrier_at(f"a write of {sorted(written & _RESOLVER_FILES)[0]}", cell, line)
 
 
 def _relevant(source: str) -> bool:
@@ -391,9 +467,11 @@ def _python_cell(
         else:
             found = [_call_site(cell, lines, call, state) for call in calls.get(logical.start, [])]
             site = _one_site([site for site in found if site is not None])
-            _python_line_state("".join(lines[logical.start : logical.end]), state)
+            text = "".join(lines[logical.start : logical.end])
+            _python_line_state(text, state, cell, logical.start)
         if site is not None:
             sites.append(site)
+            _note_barrier(site, state)
     return sites
 
 
@@ -429,6 +507,9 @@ def _shell_cell(
     stack: list[str] = []
     directory_changed = state.directory_changed
     exported = False
+    # Why the lines from here on may not run, or not in the kernel's environment.
+    may_not_run: str | None = None
+    errexit = False
     cell_reason = "runs in the background" if "--bg" in options.split() else None
     index = first
     while index < len(lines):
@@ -442,6 +523,9 @@ def _shell_cell(
         try:
             line = parse_line(text, passes=0)
         except ShellSyntaxError:
+            # A quoted string that goes on over the next lines is one command: its lines
+            # are data (`echo "...pip install x..."`), never commands of their own.
+            index = _end_of_quoted(lines, start, index)
             continue
         if _SHELL_FUNCTION.match(text):
             stack.append("a shell function")
@@ -453,12 +537,23 @@ def _shell_cell(
             reason = reason or "inside " + (stack[-1] if stack else "a shell block")
         if exported:
             reason = reason or "follows an export in the same cell"
+        reason = reason or may_not_run
         indent = text[: len(text) - len(text.lstrip())]
         site = _line_site(
             cell, lines, start, index, "", line, reason, state, directory_changed, indent
         )
         if site is not None:
             sites.append(replace(site, form=form))
+            _note_barrier(site, state)
+        first_words = line.parts[0].words if line.parts else ()
+        if first_words[:1] == ("exit",):
+            may_not_run = may_not_run or "after an exit in the same cell"
+        elif first_words[:1] in (("source",), (".",)) or first_words[1:2] == ("activate",):
+            may_not_run = may_not_run or "after an environment is activated in the same cell"
+        elif first_words[:1] == ("set",) and any(_ERREXIT.fullmatch(w) for w in first_words[1:]):
+            errexit = True
+        elif errexit and site is None:
+            may_not_run = may_not_run or "may not run: set -e, and an earlier command may fail"
         for part in line.parts:
             if part.words[:1] and part.words[0] in _SHELL_CHDIR:
                 directory_changed = True
@@ -470,6 +565,21 @@ def _shell_cell(
                 index += 1
             index += 1
     return sites
+
+
+_ERREXIT = re.compile(r"-[a-z]*e[a-z]*|errexit")
+
+
+def _end_of_quoted(lines: Sequence[str], start: int, end: int) -> int:
+    """Where a command whose quotes do not close on its line ends: the first line after which
+    they do, or the cell's end."""
+    for stop in range(end + 1, len(lines) + 1):
+        try:
+            parse_line("".join(lines[start:stop]).rstrip("\r\n"), passes=0)
+        except ShellSyntaxError:
+            continue
+        return stop
+    return len(lines)
 
 
 def _continued(line: str) -> bool:
