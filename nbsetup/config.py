@@ -11,6 +11,10 @@
     guard = true                 # check versions when the environment cell runs
     extend-preloaded = ["polars"]  # or `preloaded = [...]` to replace the list
     runtime = "colab"            # "colab", "kaggle", "jupyter" or "auto" (default)
+    select = ["NBS"]             # `nbsetup check` rules: codes, prefixes or "ALL"
+    ignore = ["NBS005"]
+    per-file-ignores = {"drafts/*" = ["NBS002"]}
+    output-format = "github"     # the report format when --output-format is not given
 
 A notebook's settings come from the nearest pyproject.toml holding a `[tool.nbsetup]` table,
 from its directory upwards to the repository root, as black and ruff find theirs. Precedence:
@@ -30,7 +34,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from nbsetup import files
+from nbsetup import files, selection
 from nbsetup.envcell import INSTALLERS, PIP_STYLES
 from nbsetup.errors import NbsetupError
 from nbsetup.runtime import AUTO, RUNTIMES
@@ -41,6 +45,8 @@ else:  # pragma: no cover (tests run on 3.11+)
     import tomli as tomllib
 
 PYPROJECT = "pyproject.toml"
+#: Report formats (`--output-format`); `fix` takes the first three, `check` all of them.
+OUTPUT_FORMATS = ("text", "json", "github", "sarif", "junit", "gitlab")
 
 
 class ConfigError(NbsetupError):
@@ -80,6 +86,16 @@ class ProjectConfig:
     extend_preloaded: tuple[str, ...] = ()
     #: The runtime the notebooks run on (`runtime.RUNTIMES`; `auto`: each notebook's own).
     runtime: str = AUTO
+    #: `nbsetup check` rules to report (codes, prefixes, `ALL`); None: every rule.
+    select: tuple[str, ...] | None = None
+    #: Rules not to report.
+    ignore: tuple[str, ...] = ()
+    #: Rules not to report in the files matching each glob (relative to `root`).
+    #: (`{"drafts/*" = ["NBS002"]}` is `(("drafts/*", ("NBS002",)),)`: hashable, as the
+    #: rest of this record.)
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: The report format of a run started in this project without `--output-format`.
+    output_format: str | None = None
     #: The pyproject.toml these settings were read from; None: no file.
     source: Path | None = None
 
@@ -102,6 +118,9 @@ class Overrides:
     installer: str | None = None
     guard: bool | None = None
     runtime: str | None = None
+    #: `--select`/`--ignore` replace the file's lists, as ruff's do.
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
 
 
 def merge(overrides: Overrides, project: ProjectConfig) -> ProjectConfig:
@@ -248,6 +267,29 @@ def _runtime(value: object) -> str:
     return value
 
 
+def _selectors(value: object) -> tuple[str, ...]:
+    """An array of rule codes or prefixes (`["NBS00", "ALL"]`), possibly empty."""
+    chosen = () if value == [] else tuple(code.upper() for code in _strings(value))
+    for code in chosen:
+        try:
+            selection.expand([code])
+        except ValueError:
+            raise _Invalid(f"{json.dumps(code)}, which names no rule") from None
+    return chosen
+
+
+def _per_file_ignores(value: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(value, dict):
+        raise _Invalid(_describe(value))
+    return tuple((str(glob), _selectors(codes)) for glob, codes in value.items())
+
+
+def _output_format(value: object) -> str:
+    if not isinstance(value, str) or value not in OUTPUT_FORMATS:
+        raise _Invalid(_describe(value))
+    return value
+
+
 def _names(value: object) -> tuple[str, ...]:
     """An array of distribution names, possibly empty (`preloaded = []`: none)."""
     return () if value == [] else _strings(value)
@@ -267,6 +309,10 @@ _KEYS: dict[str, tuple[Callable[[object], object], str]] = {
     "preloaded": (_names, "an array of distribution names"),
     "extend-preloaded": (_names, "an array of distribution names"),
     "runtime": (_runtime, " or ".join(json.dumps(s) for s in RUNTIMES)),
+    "select": (_selectors, "an array of rule codes or prefixes"),
+    "ignore": (_selectors, "an array of rule codes or prefixes"),
+    "per-file-ignores": (_per_file_ignores, "a table of globs to arrays of rule codes"),
+    "output-format": (_output_format, " or ".join(json.dumps(s) for s in OUTPUT_FORMATS)),
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import logging
 import os
 import subprocess
 from collections.abc import Sequence
@@ -37,6 +38,8 @@ GIT = (
 #: that stops answering must not hang the run; after it, nothing is ignored.
 GIT_TIMEOUT_SECONDS = 60
 
+_log = logging.getLogger(__name__)
+
 
 def discover(paths: Sequence[Path], exclude: Sequence[str] = ()) -> list[Path]:
     """The notebooks to process: files as given, then directories walked, each file once.
@@ -45,9 +48,10 @@ def discover(paths: Sequence[Path], exclude: Sequence[str] = ()) -> list[Path]:
     (`.git`, `.ipynb_checkpoints`, ...), anything an `exclude` glob matches (by name, by path
     relative to the directory, or by path as given) or, without `exclude`, anything its
     project's `[tool.nbsetup] exclude` matches (by name, or by path relative to the
-    pyproject.toml's directory), and, inside a git work tree, the files git ignores. A file
-    named explicitly is always kept, and so is a path that does not exist, so that processing
-    reports it like any other unreadable file.
+    pyproject.toml's directory), and, inside a git work tree, the files git ignores (each
+    skip is logged at debug level, for `-v`). A file named explicitly is always kept, and so is
+    a path that does not exist, so that processing reports it like any other unreadable file
+    (the command line refuses missing paths before this).
     """
     found: list[Path] = []
     seen: set[str] = set()
@@ -74,19 +78,31 @@ def _walk(root: Path, exclude: Sequence[str]) -> list[Path]:
     for directory, dirs, files in os.walk(root):
         here = Path(directory)
         patterns, anchor = (exclude, root) if exclude else _project_excludes(here, root)
-        dirs[:] = sorted(
-            name
-            for name in dirs
-            if not name.startswith(".") and not _excluded(here / name, anchor, patterns)
-        )
-        found += [
-            here / name
-            for name in sorted(files)
-            if (name.endswith(".ipynb") or is_text_notebook(here / name))  # text notebooks
-            and not _excluded(here / name, anchor, patterns)
-        ]
+        kept = []
+        for name in sorted(dirs):
+            if name.startswith("."):
+                _log.debug("skipped %s: hidden directory", here / name)
+            elif _excluded(here / name, anchor, patterns):
+                _log.debug("skipped %s: %s", here / name, _why_excluded(exclude))
+            else:
+                kept.append(name)
+        dirs[:] = kept
+        for name in sorted(files):
+            if not (name.endswith(".ipynb") or is_text_notebook(here / name)):
+                continue  # not a notebook: not worth a line
+            if _excluded(here / name, anchor, patterns):
+                _log.debug("skipped %s: %s", here / name, _why_excluded(exclude))
+            else:
+                found.append(here / name)
     ignored = _git_ignored(root, found)
+    for path in found:
+        if path in ignored:
+            _log.debug("skipped %s: ignored by git", path)
     return drop_twins([path for path in found if path not in ignored])  # one file per pair
+
+
+def _why_excluded(exclude: Sequence[str]) -> str:
+    return "matches --exclude" if exclude else "matches [tool.nbsetup] exclude"
 
 
 def _project_excludes(directory: Path, root: Path) -> tuple[Sequence[str], Path]:

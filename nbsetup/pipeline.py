@@ -255,6 +255,24 @@ def check_file(
 ) -> FileCheck:
     """Lint the notebook at `path` (`nbsetup check`); raises `NbsetupError` as `fix_file` does."""
     data = notebook_io.read_bytes(path)
+    return check_data(data, path, overrides, rules, project=project, pins=pins, text=text)
+
+
+def check_data(
+    data: bytes,
+    path: Path,
+    overrides: Overrides = NO_OVERRIDES,
+    rules: lint.Config = ALL_RULES,
+    *,
+    project: ProjectConfig | None = None,
+    pins: PinRequest = None,
+    text: bool = False,
+) -> FileCheck:
+    """Lint a notebook's bytes as if they were the file at `path` (`check - --stdin-filename`).
+
+    `path` decides the codec, the settings, the pins and the modules beside it; it need not
+    exist. Raises `NbsetupError` as `check_file` does.
+    """
     document = textnb_files.codec_for(path, data, text).loads(data)
     settings = project if project is not None else project_for(path, overrides)
     skipped = kernels.skip_reason(document.notebook, settings.kernels)

@@ -653,8 +653,8 @@ FAILED = report.FileCheck("bad.ipynb", error="not valid JSON (line 1, column 1: 
 
 def test_render_text():
     assert report.check_lines([FLAGGED, CLEAN, FAILED]) == [
-        "dir/a,b.ipynb:2:1: NBS002 numpy is installed unpinned: 100%",
-        "dir/a,b.ipynb:2:1: NBS006 install of numpy ...",
+        "dir/a,b.ipynb:cell 2:1:1: NBS002 numpy is installed unpinned: 100%",
+        "dir/a,b.ipynb:cell 2:1:1: NBS006 install of numpy ...",
     ]
 
 

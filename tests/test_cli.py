@@ -103,15 +103,16 @@ def test_bad_input_one_line_exit_2_file_untouched(runner, tmp_path, data, reason
     assert bad.read_bytes() == data
 
 
-def test_missing_path_is_reported_and_others_processed(runner, tmp_path):
-    good = builders.write(tmp_path / "good.ipynb", builders.notebook("import os"))
+def test_missing_path_is_a_usage_error_and_nothing_is_processed(runner, tmp_path):
+    good = builders.write(tmp_path / "good.ipynb", builders.notebook("!pip install numpy"))
+    before = good.read_bytes()
     missing = tmp_path / "missing.ipynb"
     result = runner.invoke(main, ["fix", str(missing), str(good)])
-    assert result.exit_code == 2
-    assert result.stderr.splitlines() == [
-        f"{missing}: error: no such file",
-        "2 files scanned: 0 fixed, 1 unchanged, 1 failed",
-    ]
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: Invalid value for 'PATHS...': Path '{missing}' does not exist."
+    )
+    assert good.read_bytes() == before
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
@@ -231,15 +232,16 @@ def test_report_file_replaces_an_old_report_keeping_its_mode(runner, tmp_path):
     assert stat.S_IMODE(report_file.stat().st_mode) == 0o640
 
 
-def test_report_file_that_cannot_be_written_is_an_error(runner, tmp_path):
-    path = builders.write(tmp_path / "nb.ipynb", builders.notebook("import os"))
+def test_report_file_that_cannot_be_written_is_refused_before_any_write(runner, tmp_path):
+    path = builders.write(tmp_path / "nb.ipynb", builders.notebook("!pip install numpy"))
+    before = path.read_bytes()
     report_file = tmp_path / "missing-dir" / "report.json"
     result = runner.invoke(main, ["fix", "--report-file", str(report_file), str(path)])
-    assert result.exit_code == 2
+    assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr.splitlines() == [
-        "1 file scanned: 0 fixed, 1 unchanged",
-        f"{report_file}: error: cannot write the report: no such file or directory",
+        f"{report_file}: error: cannot write the report: no such directory: {report_file.parent}",
     ]
+    assert path.read_bytes() == before
 
 
 def test_ctrl_c_in_process_reports_what_was_done_and_exits_130(runner, tmp_path, monkeypatch):

@@ -130,6 +130,7 @@ def _state(path: Path) -> tuple[bytes, int]:
     return path.read_bytes(), path.stat().st_mtime_ns
 
 
+@pytest.mark.slow  # three hook installs by pre-commit, about 45 s
 def test_hooks_fix_then_pass(tmp_path: Path, env: dict[str, str]):
     if not (ROOT / ".git").exists():
         pytest.skip("needs a git checkout of nbsetup to build the hook repository from")
@@ -165,11 +166,17 @@ def test_hooks_fix_then_pass(tmp_path: Path, env: dict[str, str]):
     assert "seaborn==0.13.2" in "".join(environment[0]["source"])
     assert not any("!pip" in source for source in sources)
 
-    # Every hook of the repository this time: nbsetup-fix again, and the CI one.
-    second = _try_repo(project, hook_repo, env)
+    # The CI hook now passes: nothing would change.
+    second = _try_repo(project, hook_repo, env, "nbsetup-fix-check")
     assert second.returncode == 0, second.stdout + second.stderr
-    assert re.search(r"^nbsetup fix\.+Passed$", second.stdout, re.MULTILINE), second.stdout
-    assert re.search(r"^nbsetup check\.+Passed$", second.stdout, re.MULTILINE), second.stdout
+    assert re.search(r"^nbsetup fix --check\.+Passed$", second.stdout, re.MULTILINE), second.stdout
+
+    # The linter hook runs `nbsetup check`: matplotlib is hoisted but pinned nowhere (NBS002).
+    third = _try_repo(project, hook_repo, env, "nbsetup-check")
+    assert third.returncode == 1, third.stdout + third.stderr
+    assert re.search(r"^nbsetup check\.+Failed$", third.stdout, re.MULTILINE), third.stdout
+    unpinned = r"sales\.ipynb:cell \d+:\d+:1: NBS002 matplotlib "
+    assert re.search(unpinned, third.stdout), third.stdout
 
     for path, before in untouched.items():
         assert _state(path) == before, f"{path.name} was rewritten"

@@ -5,18 +5,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nbsetup.changes import WARNING_KINDS
-from nbsetup.report.outcomes import FileCheck, FileResult
+from nbsetup.report.outcomes import CHANGED, FileCheck, FileResult
+
+#: The error annotation of a file that `fix --check`/`--diff` would change.
+WOULD_CHANGE = "would be changed by nbsetup fix (run `nbsetup fix` on it and commit the result)"
 
 
-def fix_annotations(results: Sequence[FileResult]) -> list[str]:
-    """An annotation per warning and per failed file of a `fix` run."""
+def fix_annotations(results: Sequence[FileResult], *, checking: bool = False) -> list[str]:
+    """An annotation per warning and per failed file of a `fix` run, in cell order.
+
+    `checking` (`--check`/`--diff`): each file that would change also gets an error, so that
+    the annotations of a failing job name the notebooks it failed for.
+    """
     lines = []
     for result in results:
         if result.error is not None:
             lines.append(
                 f"::error file={escape_property(result.path)}::{escape_data(result.error)}"
             )
-        for change in result.changes:
+        elif checking and result.status == CHANGED:
+            lines.append(f"::error file={escape_property(result.path)}::{WOULD_CHANGE}")
+        for change in sorted(result.changes, key=lambda c: (c.cell or 0, c.line or 0)):
             if change.kind not in WARNING_KINDS:
                 continue
             title = f"cell {change.cell}" if change.cell is not None else "nbsetup"
@@ -37,7 +46,7 @@ def check_annotations(results: Sequence[FileCheck]) -> list[str]:
         path = escape_property(result.path)
         if result.error is not None:
             lines.append(f"::error file={path}::{escape_data(result.error)}")
-        for d in result.diagnostics:
+        for d in sorted(result.diagnostics, key=lambda d: (d.cell, d.line)):
             message = escape_data(f"cell {d.cell}, line {d.line}: {d.message}")
             lines.append(f"::warning file={path},title={d.code}::{message}")
     return lines

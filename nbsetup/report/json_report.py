@@ -30,12 +30,14 @@ def fix_json(
     *,
     interrupted: bool = False,
     cells: bool = False,
+    diff: bool = False,
 ) -> str:
     """The report of a `fix` run, schema `SCHEMA_VERSION`.
 
     `summary` holds the counts of `Totals`; `files` lists the files processed, in order (under
     `interrupted`, only those done before Ctrl-C). With `cells`, each file also lists its
     changed cells before and after (`--report-cells`); without, the output is as it always was.
+    With `diff` (`--diff`), each file also has `diff`: its unified diff, empty when unchanged.
     """
     totals = tally(results)
     document = {
@@ -51,14 +53,27 @@ def fix_json(
         },
         "interrupted": interrupted,
         "exit_code": fix_exit_code(results, options, interrupted=interrupted),
-        "files": [
-            {**result.to_dict(), "cells": [cell.to_dict() for cell in result.cells]}
-            if cells
-            else result.to_dict()
-            for result in results
-        ],
+        "files": [_file(result, cells, diff) for result in results],
     }
     return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def _file(result: FileResult, cells: bool, diff: bool) -> dict[str, object]:
+    entry = result.to_dict()
+    if cells:
+        entry["cells"] = [cell.to_dict() for cell in result.cells]
+    if diff:
+        entry["diff"] = result.diff
+    return entry
+
+
+def statistics_json(results: Sequence[FileCheck]) -> str:
+    """`check --statistics --output-format json`: `[{"code", "summary", "count"}]`, the most
+    frequent first."""
+    counts = Counter(d.code for result in results for d in result.diagnostics)
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    table = [{"code": code, "summary": CODES[code], "count": number} for code, number in rows]
+    return json.dumps(table, indent=2, ensure_ascii=False)
 
 
 def check_json(results: Sequence[FileCheck], *, interrupted: bool = False) -> str:

@@ -44,6 +44,10 @@ class FileResult:
     traceback: str = ""
     #: The changed cells, before and after (only computed for `--report-html`/`--report-cells`).
     cells: tuple[CellChange, ...] = ()
+    #: The pyproject.toml whose `[tool.nbsetup]` applied, if any (shown under `-v`).
+    config: str | None = None
+    #: How long processing the file took, in seconds (shown under `-v`, not in JSON).
+    seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report form of this file's result."""
@@ -70,6 +74,9 @@ class FileCheck:
     pin_sources: str | None = None
     #: The last frames of an internal error's traceback, shown under `-v` (not in JSON).
     traceback: str = ""
+    #: As `FileResult.config` and `FileResult.seconds`.
+    config: str | None = None
+    seconds: float = 0.0
 
     @property
     def status(self) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nbsetup.changes import WARNING_KINDS, Change
-from nbsetup.lint import Diagnostic
+from nbsetup.lint import CODES, Diagnostic
 from nbsetup.notebook_io import cell_text
 from nbsetup.report.outcomes import (
     CLEAN,
@@ -40,13 +40,51 @@ def format_change(path: str, change: Change) -> str:
 
 
 def format_diagnostic(path: str, diagnostic: Diagnostic) -> str:
-    """The ruff-style text line: `nb.ipynb:3:1: NBS001 numpy is installed after ...`."""
-    return f"{path}:{diagnostic.cell}:{diagnostic.line}: {diagnostic.code} {diagnostic.message}"
+    """The ruff-style text line: `nb.ipynb:cell 3:1:1: NBS001 numpy is installed after ...`.
+
+    As ruff locates notebook diagnostics: cell, then line and column within the cell (nbsetup
+    rules flag whole statements, so the column is 1). A plain `nb.ipynb:3:1:` would send an
+    editor to line 3 of the JSON text.
+    """
+    d = diagnostic
+    return f"{path}:cell {d.cell}:{d.line}:1: {d.code} {d.message}"
 
 
 def check_lines(results: Sequence[FileCheck]) -> list[str]:
-    """One `format_diagnostic` line per diagnostic, file by file (errors go to stderr)."""
-    return [format_diagnostic(r.path, d) for r in results for d in r.diagnostics]
+    """One `format_diagnostic` line per diagnostic, file by file in cell order (errors go to
+    stderr)."""
+    return [
+        format_diagnostic(r.path, d)
+        for r in results
+        for d in sorted(r.diagnostics, key=lambda d: (d.cell, d.line))
+    ]
+
+
+def in_cell_order(changes: Sequence[Change]) -> list[Change]:
+    """Changes as a reader meets them: notebook-wide ones first, then by cell and line.
+
+    The sort is stable: changes at one place keep the order the core reported them in.
+    """
+    return sorted(changes, key=lambda c: (c.cell or 0, c.line or 0))
+
+
+def format_would_fix(path: str) -> str:
+    """The line `fix --check`/`--diff` prints for each file it would change (black's
+    `would reformat PATH`)."""
+    return f"would fix {path}"
+
+
+def statistics(results: Sequence[FileCheck]) -> list[tuple[str, int]]:
+    """Each code found with its count, the most frequent first (`--statistics`)."""
+    counts = Counter(d.code for result in results for d in result.diagnostics)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def statistics_lines(results: Sequence[FileCheck]) -> list[str]:
+    """ruff's `--statistics` table: `  3\tNBS006\tinstall outside the environment cell`."""
+    rows = statistics(results)
+    width = max((len(str(number)) for _, number in rows), default=1)
+    return [f"{number:>{width}}\t{code}\t{CODES[code]}" for code, number in rows]
 
 
 def fix_summary(
