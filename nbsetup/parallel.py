@@ -18,6 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -160,7 +161,12 @@ def _map_in_pool(
                 while todo and len(in_flight) < window:
                     chunk = todo.popleft()
                     paths = [files[index] for index in chunk]
-                    in_flight[pool.submit(task.work, paths, settings)] = chunk
+                    try:
+                        in_flight[pool.submit(task.work, paths, settings)] = chunk
+                    except BrokenProcessPool:
+                        # A worker died since the last look: the chunk waits for a new pool.
+                        todo.appendleft(chunk)
+                        return _settle(in_flight, store)
                 finished, _ = concurrent.futures.wait(
                     in_flight, return_when=concurrent.futures.FIRST_COMPLETED
                 )
