@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import shutil
+import stat
 import statistics
 import subprocess
 import sys
@@ -91,6 +92,8 @@ def measure(source: Path, work: Path, jobs: int) -> tuple[dict[str, float], str]
     """
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(source, work)
+    for path in work.rglob("*"):  # the shared corpus is read-only; fix refuses such files
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
     command = [sys.executable, "-m", "nbsetup", "fix", "-q", "-j", str(jobs), str(work)]
     busy_before = _busy_seconds()
     output = subprocess.run(

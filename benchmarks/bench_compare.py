@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import shutil
+import stat
 import statistics
 import subprocess
 import sys
@@ -231,8 +232,15 @@ def scaling_times(paths: Sequence[Path], repeat: int) -> list[dict[str, Any]]:
 
 def fresh(source: Path, target: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(source, target, symlinks=True)
+    shutil.copytree(source, target, symlinks=True, copy_function=writable_copy)
     return target
+
+
+def writable_copy(source: str, target: str) -> None:
+    """Copy a file, writable by its owner: the shared corpus is read-only, and `nbsetup fix`
+    refuses to rewrite a read-only notebook."""
+    shutil.copy2(source, target)
+    os.chmod(target, os.stat(target).st_mode | stat.S_IWUSR)
 
 
 def digest(root: Path) -> str:
@@ -379,7 +387,7 @@ def main(argv: list[str]) -> int:
         source = Path(temp) / "source"
         work = Path(temp) / "work"
         PYCACHE[:] = [str(Path(temp) / "pycache")]
-        shutil.copytree(args.corpus, source, symlinks=True)
+        shutil.copytree(args.corpus, source, symlinks=True, copy_function=writable_copy)
 
         def floor(root: Path) -> float:
             seconds, out = wall([python, "-c", FLOOR, str(root)])
