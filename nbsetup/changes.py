@@ -11,7 +11,9 @@ from typing import Any
 
 #: Kinds a user should look at (warnings in text, annotations on GitHub); a notebook with
 #: nothing to change still reports these.
-WARNING_KINDS = frozenset({"conflict", "mismatch", "left", "moved", "preloaded", "restart"})
+WARNING_KINDS = frozenset(
+    {"conflict", "mismatch", "left", "moved", "preloaded", "restart", "repaired"}
+)
 #: Kinds the pin policy reports once per package of the environment cell it writes.
 PACKAGE_KINDS = frozenset(
     {"pinned", "unpinned", "conflict", "mismatch", "duplicate", "moved", "kept"}

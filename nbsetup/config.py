@@ -5,7 +5,7 @@
     exclude = ["drafts/*", "archive"]
     pin-missing = true
     env-cell-style = "!pip"
-    quiet-install = false
+    quiet-install = true
     kernels = ["python", "sage"]
     installer = "auto"           # "pip" (default), "uv" or "auto"
     guard = true                 # check versions when the environment cell runs
@@ -73,7 +73,7 @@ class ProjectConfig:
     #: How the environment cell runs pip: `envcell.PIP_STYLES`, the magic or a shell escape.
     env_cell_style: str = "%pip"
     #: Whether the environment cell's install lines pass `-q`.
-    quiet_install: bool = True
+    quiet_install: bool = False
     #: Kernel languages (lower case) of the notebooks to rewrite; others are skipped.
     kernels: tuple[str, ...] = ("python",)
     #: What runs the pip lines: `envcell.INSTALLERS` (`auto`: pip if the kernel has it, else uv).

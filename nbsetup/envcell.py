@@ -78,9 +78,9 @@ def installer_block(pip_lines: Sequence[str], uv_lines: Sequence[str]) -> list[s
     body = [
         "import importlib.util",
         _HAS_PIP,
-        *(_INDENT + line for line in pip_lines),
+        *(_INDENT + line if line.strip() else "" for line in pip_lines),
         "else:",
-        *(_INDENT + line for line in uv_lines),
+        *(_INDENT + line if line.strip() else "" for line in uv_lines),
     ]
     return block(INSTALLER_BLOCK, _INSTALLER_SUMMARY, body)
 
@@ -136,6 +136,25 @@ def user_view(text: str) -> str:
             else:
                 lines[index] = ending
     return "".join(lines)
+
+
+def document(text: str) -> list[str]:
+    """The entries of an environment cell: its lines that nbsetup did not generate, in order.
+
+    Header lines and generated blocks are left out (the `auto` installer block gives back its
+    `%pip` branch, `user_view`); so are blank lines at either end. Moved comments, install
+    lines and the user's own lines are the document, which later runs keep and extend.
+    """
+    raw = text.splitlines()
+    generated = {i for _, start, end in _spans(raw) for i in range(start, end)}
+    lines = [
+        line
+        for index, line in enumerate(user_view(text).splitlines())
+        if not is_header(line) and not (index in generated and not line.strip())
+    ]
+    first = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    last = next((i for i in range(len(lines), 0, -1) if lines[i - 1].strip()), first)
+    return [line.rstrip() for line in lines[first:last]]
 
 
 def new_cell(

@@ -100,10 +100,14 @@ APT_UPDATE_LINE = "!apt-get update -qq"
 
 @dataclass(frozen=True)
 class LineStyle:
-    """How the environment cell spells pip lines: `%pip install -q ...` by default."""
+    """How the environment cell spells the pip lines it renders: `%pip install ...` by default.
+
+    `quiet` (`quiet-install`) adds `-q` to pip lines that lack it; off by default, since the
+    lines are otherwise the notebook's own.
+    """
 
     pip: str = "%pip"
-    quiet: bool = True
+    quiet: bool = False
     installer: str = "pip"
 
     def __post_init__(self) -> None:

@@ -10,8 +10,10 @@ invariant:
 - a kept code cell keeps its outputs, attachments, metadata, id and source shape; its source
   only loses movable install lines (a chain keeps its other parts); a cell disappears only
   when installs were all it held, besides comments, blank lines and a cell magic line;
-- there is at most one environment cell, before every other code cell; it installs every
+- there is at most one environment cell, and no code runs before it; it installs every
   package whose install left its cell, and keeps the user's own lines;
+- no comment is lost: every comment of the original (whole-line or trailing) is in the
+  rewrite, and comment lines that left a cell are in the environment cell, in order;
 - the rewrite validates against the nbformat schema (without nbformat's silent repairs) when
   the original did.
 
@@ -27,12 +29,13 @@ import importlib.util
 import itertools
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbsetup import envcell, installs, packages, verdicts
+from nbsetup import comments, envcell, installs, packages, verdicts
 from nbsetup.errors import UnsafeChange
 from nbsetup.installs.records import InstallCommand, InstallSite
 from nbsetup.notebook_io import cell_text
@@ -64,6 +67,7 @@ def _first_problem(
         _notebook_problem(old, new)
         or _structure_problem(old, new, origins)
         or _content_problem(old, new, origins)
+        or _comments_problem(old, new)
         or _schema_problem(old, new, origins)
     )
 
@@ -97,9 +101,16 @@ def _structure_problem(
         if origin is None and index not in envs:
             return f"cell {index + 1} is new and is not the environment cell"
     if envs:
-        first_code = next(i for i, cell in enumerate(new_cells) if cell["cell_type"] == "code")
-        if first_code != envs[0]:
-            return f"the environment cell (cell {envs[0] + 1}) is not the first code cell"
+        runs = next(
+            (
+                i
+                for i, cell in enumerate(new_cells[: envs[0]])
+                if cell["cell_type"] == "code" and verdicts.runs_code(cell_text(cell))
+            ),
+            None,
+        )
+        if runs is not None:
+            return f"code cell {runs + 1} runs before the environment cell (cell {envs[0] + 1})"
     order = [origin for index, origin in enumerate(origins) if index not in envs]
     if any(a is None or b is None or a >= b for a, b in itertools.pairwise(order)):
         return "cells are not in their original order"
@@ -139,21 +150,34 @@ def _content_problem(
             by_cell.setdefault(site.cell, []).append(site)
     where = {origin: index for index, origin in enumerate(origins) if origin is not None}
     moved: list[InstallCommand] = []
+    moved_comments: list[str] = []
     for index, source in enumerate(sources):
         if source is None:
             continue
         segments = _segments(source, by_cell.get(index, []))
-        if index not in where:
+        if index not in where or _is_env(new_cells[where[index]]):
             problem = _removed_problem(index, segments)
+            if index in where:  # the environment cell took its place
+                problem = problem or _reused_problem(
+                    index, old_cells[index], new_cells[where[index]]
+                )
             gone = list(by_cell.get(index, []))
+            moved_comments += [
+                s.line for s in segments if not s.site and comments.is_comment_line(s.line)
+            ]
         else:
             cell = new_cells[where[index]]
             problem = _members_problem(index, old_cells[index], cell)
-            gone, problem = _align(index, segments, cell_text(cell).splitlines(), problem)
+            gone, problem, left = _align(index, segments, cell_text(cell).splitlines(), problem)
+            moved_comments += left
         if problem is not None:
             return problem
         moved += [command for site in gone for command in site.commands if command.movable]
     env = next((cell for cell in new_cells if _is_env(cell)), None)
+    env_stripped = [line.strip() for line in cell_text(env).splitlines()] if env else []
+    missing_comment = _missing_in_order([line.strip() for line in moved_comments], env_stripped)
+    if missing_comment is not None:
+        return f"comment {missing_comment!r} left its cell but is not in the environment cell"
     if old_env is not None:
         if old_env not in where or not _is_env(new_cells[where[old_env]]):
             return "the environment cell was removed"
@@ -162,8 +186,8 @@ def _content_problem(
             return problem
         kept, commands = _env_contents(cell_text(old_cells[old_env]))
         moved += commands
-        env_lines = cell_text(new_cells[where[old_env]]).splitlines()
-        missing = _missing_in_order(kept, env_lines)
+        env_lines = [line.strip() for line in cell_text(new_cells[where[old_env]]).splitlines()]
+        missing = _missing_in_order([line.strip() for line in kept], env_lines)
         if missing is not None:
             return f"line {missing!r} of the environment cell is missing"
     return _installed_problem(moved, env)
@@ -193,6 +217,38 @@ def _removed_problem(index: int, segments: Sequence[_Segment]) -> str | None:
     return None
 
 
+def _reused_problem(index: int, old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """The environment cell that took an install cell's place keeps all of it but its source
+    and gains only the marker in its metadata."""
+    metadata = {
+        **old.get("metadata", {}),
+        envcell.MARKER: new.get("metadata", {}).get(envcell.MARKER),
+    }
+    if new.get("metadata") != metadata:
+        return f"the environment cell that took the place of cell {index + 1} changed its metadata"
+    return _members_problem(index, {**old, "metadata": metadata}, new)
+
+
+def _comments_problem(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """A comment of the original that the rewrite does not have (as many times)."""
+
+    def counted(notebook: dict[str, Any]) -> Counter[str]:
+        found: Counter[str] = Counter()
+        for cell in notebook["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            text = cell_text(cell)
+            if _is_env(cell):  # its header and generated blocks are nbsetup's own
+                text = "\n".join(envcell.document(text))
+            found.update(comments.comments(text))
+        return found
+
+    lost = counted(old) - counted(new)
+    if lost:
+        return f"the comment {next(iter(lost))!r} was lost"
+    return None
+
+
 def _members_problem(index: int, old: dict[str, Any], new: dict[str, Any]) -> str | None:
     """Everything but the source is kept, and the source keeps its shape."""
     if isinstance(old["source"], str) != isinstance(new["source"], str):
@@ -205,31 +261,49 @@ def _members_problem(index: int, old: dict[str, Any], new: dict[str, Any]) -> st
 
 def _align(
     index: int, segments: Sequence[_Segment], lines: Sequence[str], problem: str | None
-) -> tuple[list[InstallSite], str | None]:
+) -> tuple[list[InstallSite], str | None, list[str]]:
     """Match a kept cell's new lines to its old ones: the sites that left, or what is wrong.
 
     A kept line must come next, as is. A site leaves what the recogniser says is left of it
     once its installs move (nothing, or the rest of a chain), or stays as it was (a lone
-    `apt-get update` only moves with an apt install).
+    `apt-get update` only moves with an apt install). A comment line may leave with a moved
+    install: those are returned third, for the caller to find in the environment cell.
     """
     gone: list[InstallSite] = []
+    left: list[str] = []
     if problem is not None:
-        return gone, problem
+        return gone, problem, left
     position = 0
     for number, segment in enumerate(segments):
         site = segment.site
         if site is None:
             after = segments[number:]
-            if position >= len(lines) and not any(s.line.strip() for s in after if not s.site):
+            if position >= len(lines) and not any(
+                s.line.strip() and not comments.is_comment_line(s.line)
+                for s in after
+                if not s.site
+            ):
                 # Blank lines that ended the cell may become its final newline, or go.
-                left = [s.site for s in after if s.site]
-                if not any(_rest(s) for s in left):
-                    return gone + left, None
+                sites = [s.site for s in after if s.site]
+                if not any(_rest(s) for s in sites):
+                    rest = [
+                        s.line for s in after if not s.site and comments.is_comment_line(s.line)
+                    ]
+                    return gone + sites, None, left + rest
+            if (position >= len(lines) or lines[position] != segment.line) and (
+                comments.is_comment_line(segment.line)
+            ):
+                left.append(segment.line)
+                continue
             if position >= len(lines) or lines[position] != segment.line:
                 found = repr(lines[position]) if position < len(lines) else "the end of the cell"
-                return gone, (
-                    f"code cell {index + 1}: line {segment.number} {segment.line!r} is "
-                    f"missing (found {found})"
+                return (
+                    gone,
+                    (
+                        f"code cell {index + 1}: line {segment.number} {segment.line!r} is "
+                        f"missing (found {found})"
+                    ),
+                    left,
                 )
             position += 1
             continue
@@ -240,15 +314,19 @@ def _align(
             position += len(rest)
             gone.append(site)
             if not _TOOL.search(segment.line):
-                return gone, _not_an_install(index, segment)
+                return gone, _not_an_install(index, segment), left
         else:
-            return gone, (
-                f"code cell {index + 1}: line {segment.number}: what is left of "
-                f"{segment.line!r} once its installs move ({rest}) is missing"
+            return (
+                gone,
+                (
+                    f"code cell {index + 1}: line {segment.number}: what is left of "
+                    f"{segment.line!r} once its installs move ({rest}) is missing"
+                ),
+                left,
             )
     if position < len(lines):
-        return gone, f"code cell {index + 1}: line {lines[position]!r} is new"
-    return gone, None
+        return gone, f"code cell {index + 1}: line {lines[position]!r} is new", left
+    return gone, None, left
 
 
 def _not_an_install(index: int, segment: _Segment) -> str:

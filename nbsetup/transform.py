@@ -17,11 +17,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-
-from nbsetup import envcell, guard, install_lines, installs, runtime, verdicts
+from nbsetup import (
+    command_lines,
+    comments,
+    envcell,
+    guard,
+    install_lines,
+    installs,
+    runtime,
+    verdicts,
+)
 from nbsetup.changes import WARNING_KINDS, Change
 from nbsetup.installs.records import InstallCommand, InstallSite
+from nbsetup.magics import scan_cell
 from nbsetup.notebook_io import cell_text
 from nbsetup.pins import Pins
 
@@ -34,7 +42,7 @@ class Config:
 
     #: How the environment cell names the pin source (e.g. "requirements.txt"); None: no pins.
     pins_label: str | None = None
-    #: How pip lines are written (`%pip install -q` by default).
+    #: How generated pip lines are written (`%pip`, no `-q` by default).
     style: install_lines.LineStyle = field(default_factory=install_lines.LineStyle)
     #: `[tool.nbsetup] pin-missing`: "unpinned" changes are kept even when nothing changes, so
     #: the shell can fail a notebook whose environment cell holds a package without a pin.
@@ -69,32 +77,27 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
         for index, cell in enumerate(cells)
     ]
     sites = installs.find_installs(sources)
-    env = _EnvCell.read(cells[env_index]) if env_index is not None else _EnvCell.empty()
+    env = _EnvDocument.read(cells[env_index]) if env_index is not None else _EnvDocument()
     moving = verdicts.moving_sites(sites, env.commands)
-    hoisted = [command for site in moving for command in site.commands if command.movable]
     changes = [change for site in sites for change in _left_changes(site)]
-    if env_index is None and not hoisted:
+    if env_index is None and not moving:
         return Result(notebook, tuple(changes), unchanged.origins)
-
-    resolution = install_lines.resolve([*env.commands, *hoisted], pins)
     changes += [_hoisted_change(site) for site in moving]
-    conflicts = {note.package for note in resolution.notes if note.kind == "conflict"}
     changes += [
-        _pin_change(note)
-        for note in resolution.notes
-        if not (note.kind == "pinned" and note.package in conflicts)  # the conflict says it
+        Change("repaired", command.repaired or "", site.cell + 1, site.start + 1)
+        for site in moving
+        for command in verdicts.repairs(site)
+        if command.movable
     ]
-    preloaded = runtime.preloaded_pins(
-        resolution.lines, runtime.for_notebook(config.preloaded, notebook, sources)
-    )
-    changes += [_preloaded_change(pin) for pin in preloaded]
-    changes += _restart_changes(sources, {site.cell for site in moving})
 
-    new_cells: list[dict[str, Any]] = []
-    origins: list[int | None] = []
     by_cell: dict[int, list[InstallSite]] = {}
     for site in moving:
         by_cell.setdefault(site.cell, []).append(site)
+    first_moved = moving[0].cell if moving else None
+    entries: list[_Entry] = []
+    new_cells: list[dict[str, Any]] = []
+    origins: list[int | None] = []
+    reusable: dict[str, Any] | None = None
     for index, cell in enumerate(cells):
         if index == env_index:
             continue
@@ -102,114 +105,197 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
             new_cells.append(cell)
             origins.append(index)
             continue
-        text = _apply(cell_text(cell), by_cell[index])
-        if all(verdicts.is_inert(line) for line in text.splitlines()):
+        kept, moved, whole = _split_cell(cell_text(cell), by_cell[index])
+        entries += moved
+        if whole:
             changes.append(
-                Change("cell-removed", "cell removed: only installs were left", index + 1)
+                Change(
+                    "cell-removed",
+                    "cell removed: all of it moved to the environment cell",
+                    index + 1,
+                )
             )
+            if index == first_moved:
+                reusable = cell
             continue
-        new_cells.append({**cell, "source": envcell.as_source(text, cell["source"])})
+        new_cells.append({**cell, "source": envcell.as_source(kept, cell["source"])})
         origins.append(index)
 
-    env_text = _env_text(resolution, env.extra, config)
-    if (
-        env_index is not None
-        and not hoisted
-        and env.means(resolution, config.style)
-        and env.blocks == envcell.read_blocks(env_text)
-    ):
-        env_cell, env_origin = cells[env_index], env_index
-    elif env_index is not None:
-        old = cells[env_index]
-        env_cell = {**old, "source": envcell.as_source(env_text, old["source"])}
-        env_origin = env_index
-        changes.append(Change("env-cell", "environment cell updated", env_index + 1))
-    else:
-        env_cell = envcell.new_cell(
-            envcell.as_source(env_text, _source_shape(cells)),
-            _template(cells),
-            with_id=notebook.get("nbformat_minor", 0) >= 5,
-            taken=frozenset(cell["id"] for cell in new_cells if isinstance(cell.get("id"), str)),
-        )
-        env_origin = None
-    position = next(
-        (i for i, cell in enumerate(new_cells) if cell["cell_type"] == "code"), len(new_cells)
+    document = [*env.entries, *entries]
+    style = config.style
+    rendered = [_render(entry, pins, style) for entry in document]
+    lines = [r.line for r in rendered if isinstance(r, command_lines.CommandLine) and r.line]
+    changes += _pin_changes([n for r in rendered if not isinstance(r, str) for n in r.notes])
+    places = {id(command): site for site in moving for command in site.commands}
+    changes += [
+        _normalised_change(r, places[id(r.command)])
+        for r in rendered
+        if isinstance(r, command_lines.CommandLine) and r.normalised and id(r.command) in places
+    ]
+    preloaded = runtime.preloaded_pins(
+        lines, runtime.for_notebook(config.preloaded, notebook, sources)
     )
-    if env_origin is None:
-        changes.append(Change("env-cell", f"environment cell created as cell {position + 1}"))
+    changes += [_preloaded_change(pin) for pin in preloaded]
+    changes += _restart_changes(sources, {site.cell for site in moving})
+
+    env_text = _env_text(rendered, lines, pins, config)
+    runs_code = [_runs_code(cell) for cell in new_cells]
+    first_code = next((i for i, runs in enumerate(runs_code) if runs), len(new_cells))
+    if env_index is not None:
+        old = cells[env_index]
+        position = sum(origin is not None and origin < env_index for origin in origins)
+        if (
+            not moving
+            and tuple(r if isinstance(r, str) else r.text for r in rendered) == env.lines
+            and env.blocks == envcell.read_blocks(env_text)
+        ):
+            env_cell = old
+        else:
+            env_cell = {**old, "source": envcell.as_source(env_text, old["source"])}
+            changes.append(Change("env-cell", "environment cell updated", env_index + 1))
+        env_origin: int | None = env_index
+        if first_code < position:
+            position = first_code
+            changes.append(
+                Change(
+                    "env-cell",
+                    f"environment cell moved to cell {position + 1}: code ran before it",
+                    env_index + 1,
+                )
+            )
+    else:
+        assert first_moved is not None
+        position = sum(origin is not None and origin < first_moved for origin in origins)
+        if position <= first_code and reusable is not None:
+            metadata = {**reusable.get("metadata", {}), envcell.MARKER: dict(envcell.MARKER_VALUE)}
+            if list(reusable.get("metadata", {})) == sorted(reusable.get("metadata", {})):
+                metadata = dict(sorted(metadata.items()))  # keys kept sorted, as they were
+            source = envcell.as_source(env_text, reusable["source"])
+            env_cell = {**reusable, "metadata": metadata, "source": source}
+            env_origin = first_moved
+            changes.append(
+                Change("env-cell", f"environment cell takes the place of cell {first_moved + 1}")
+            )
+        else:
+            position = min(position, first_code)
+            env_cell = envcell.new_cell(
+                envcell.as_source(env_text, _source_shape(cells)),
+                _template(cells),
+                with_id=notebook.get("nbformat_minor", 0) >= 5,
+                taken=frozenset(cell["id"] for cell in cells if isinstance(cell.get("id"), str)),
+            )
+            env_origin = None
+            changes.append(Change("env-cell", f"environment cell created as cell {position + 1}"))
     new_cells.insert(position, env_cell)
     origins.insert(position, env_origin)
     if len(new_cells) == len(cells) and all(a is b for a, b in zip(new_cells, cells, strict=True)):
         # Nothing to do: the notebook is returned as is, with only what still deserves a look.
         look = WARNING_KINDS | {"unpinned"} if config.pin_missing else WARNING_KINDS
-        kept = tuple(change for change in changes if change.kind in look)
-        return Result(notebook, kept, unchanged.origins)
+        kept_changes = tuple(change for change in changes if change.kind in look)
+        return Result(notebook, kept_changes, unchanged.origins)
     result = {**notebook, "cells": new_cells}
     return Result(result, tuple(changes), tuple(origins))
 
 
-@dataclass(frozen=True)
-class _EnvCell:
-    """What an existing environment cell holds: install commands, and the user's other lines."""
+#: An entry of the environment cell's document: a line kept as it is, or an install command
+#: (rendered with the pins on every run).
+_Entry = str | InstallCommand
 
-    commands: tuple[InstallCommand, ...]
-    extra: tuple[str, ...]
-    #: How its pip lines start (`%pip install`, `!pip install`, ...).
-    pip_forms: frozenset[str] = frozenset()
+
+@dataclass(frozen=True)
+class _EnvDocument:
+    """What an existing environment cell holds: its entries in order, and its generated blocks."""
+
+    entries: tuple[_Entry, ...] = ()
+    #: The entries' lines as the cell has them (to tell whether anything changed).
+    lines: tuple[str, ...] = ()
     #: The blocks nbsetup generated in it (`envcell.read_blocks`).
     blocks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
-    @classmethod
-    def empty(cls) -> _EnvCell:
-        return cls((), ())
+    @property
+    def commands(self) -> tuple[InstallCommand, ...]:
+        return tuple(entry for entry in self.entries if isinstance(entry, InstallCommand))
 
     @classmethod
-    def read(cls, cell: dict[str, Any]) -> _EnvCell:
+    def read(cls, cell: dict[str, Any]) -> _EnvDocument:
         raw = cell_text(cell)
-        # Generated blocks are nbsetup's: read past them, and regenerate them from the pins.
-        text = envcell.user_view(raw)
+        lines = envcell.document(raw)
+        text = "\n".join(lines)
         sites = [site for site in installs.find_installs([text]) if site.movable]
-        commands = tuple(c for site in sites for c in site.commands if c.movable)
-        kept = _apply(text, sites).splitlines()
-        extra = tuple(line for line in kept if line.strip() and not envcell.is_header(line))
-        pip_forms = frozenset(
-            site.form for site in sites if any(c.manager == "pip" for c in site.commands)
-        )
-        return cls(commands, extra, pip_forms, envcell.read_blocks(raw))
-
-    def means(self, resolution: install_lines.Resolution, style: install_lines.LineStyle) -> bool:
-        """Whether the cell already installs what `resolution` asks for (meaning, not text).
-
-        Layout and cosmetic options do not count; whether pip runs as the `%pip` magic or in
-        the shell does, since it decides which environment receives the packages.
-        """
-        written = install_lines.resolve(self.commands, NO_PINS)
-        return (
-            written.apt_update == resolution.apt_update
-            and _meaning(written.lines) == _meaning(resolution.lines)
-            and all(form.startswith(style.pip_command) for form in self.pip_forms)
-        )
-
-
-def _meaning(lines: Sequence[install_lines.InstallLine]) -> set[tuple[object, ...]]:
-    """Install lines compared by what they install, not how they are spelt or ordered."""
-    return {
-        (
-            line.manager,
-            tuple(sorted(line.options)),
-            frozenset(_normal_requirement(text) for text in line.requirements),
-            frozenset(line.requirement_files),
-            frozenset(line.constraint_files),
-        )
-        for line in lines
-    }
+        entries: list[_Entry] = []
+        texts: list[str] = []
+        position = 0
+        for site in sites:
+            entries += lines[position : site.start]
+            texts += lines[position : site.start]
+            entries += [command for command in site.commands if command.movable]
+            texts += [
+                c.written.text if c.written and c.written.text else ""
+                for c in site.commands
+                if c.movable
+            ]
+            rest = "".join(site.replacement or ()).splitlines()
+            entries += rest
+            texts += rest
+            position = site.end
+        entries += lines[position:]
+        texts += lines[position:]
+        return cls(tuple(entries), tuple(texts), envcell.read_blocks(raw))
 
 
-def _normal_requirement(text: str) -> str:
-    try:
-        return str(Requirement(text))
-    except InvalidRequirement:
-        return text
+def _render(
+    entry: _Entry, pins: Pins, style: install_lines.LineStyle
+) -> str | command_lines.CommandLine:
+    if isinstance(entry, str):
+        return entry
+    return command_lines.render(entry, pins, style)
+
+
+def _split_cell(text: str, sites: Sequence[InstallSite]) -> tuple[str, list[_Entry], bool]:
+    """What a cell keeps once its moving sites leave, what moves, and whether all of it moves.
+
+    A line that moves whole takes the comment block directly above it along. When nothing is
+    left but blank lines, comments and cell magics, all of the cell moves: its comments in
+    order among its installs; the blank lines and the cell magic line are dropped.
+    """
+    lines = text.splitlines()
+    scan = scan_cell(text)
+    floor = 0 if scan.magic_line is None else scan.magic_line + 1
+    spans: list[tuple[int, InstallSite]] = []
+    for site in sorted(sites, key=lambda site: site.start):
+        first = site.start
+        if site.replacement == ():
+            first = comments.block_above(lines, site.start, floor, scan.string_lines)
+        spans.append((first, site))
+        floor = site.end
+    kept = _apply(text, [replace(site, start=first) for first, site in spans])
+    whole = all(verdicts.is_inert(line) for line in kept.splitlines())
+    moved: list[_Entry] = []
+    if whole:
+        starts = {site.start: site for site in sites}
+        index = 0
+        while index < len(lines):
+            if index in starts:
+                site = starts[index]
+                moved += [command for command in site.commands if command.movable]
+                moved += "".join(site.replacement or ()).splitlines()
+                index = site.end
+                continue
+            if comments.is_comment_line(lines[index]):
+                moved.append(lines[index].rstrip())
+            index += 1
+        return kept, moved, True
+    for first, site in spans:
+        moved += [line.rstrip() for line in lines[first : site.start]]
+        moved += [command for command in site.commands if command.movable]
+    return kept, moved, False
+
+
+def _runs_code(cell: dict[str, Any]) -> bool:
+    """A code cell with a line that does something (not blank, a comment or a cell magic)."""
+    if cell["cell_type"] != "code" or envcell.find([cell]) == 0:
+        return False
+    return verdicts.runs_code(cell_text(cell))
 
 
 def _apply(text: str, sites: Sequence[InstallSite]) -> str:
@@ -227,33 +313,35 @@ def _apply(text: str, sites: Sequence[InstallSite]) -> str:
     return "".join(lines)
 
 
-def _env_text(resolution: install_lines.Resolution, extra: Sequence[str], config: Config) -> str:
-    """The environment cell: header, [guard], install lines or the `auto` block, [guard], rest."""
-    checked = guard.guarded(resolution.lines) if config.guard else ()
-    lines = [
+def _env_text(
+    rendered: Sequence[str | command_lines.CommandLine],
+    lines: Sequence[install_lines.InstallLine],
+    pins: Pins,
+    config: Config,
+) -> str:
+    """The environment cell: header, [guard], its document (or the `auto` block), [guard]."""
+    checked = guard.guarded(lines) if config.guard else ()
+    document = [entry if isinstance(entry, str) else entry.text for entry in rendered]
+    style = config.style
+    pip = [e for e in rendered if not isinstance(e, str) and e.command.manager == "pip"]
+    if style.installer == "auto" and pip:
+        uv_style = replace(style, installer="uv")
+        uv = [
+            entry
+            if isinstance(entry, str)
+            else command_lines.render(entry.command, pins, uv_style).text
+            if entry.command.manager == "pip" and entry.line is not None
+            else entry.text
+            for entry in rendered
+        ]
+        document = envcell.installer_block(document, uv)
+    text_lines = [
         *envcell.header(config.pins_label),
         *(guard.before_block(checked) if checked else ()),
-        *_install_lines(resolution, config.style),
+        *document,
         *(guard.after_block() if checked else ()),
-        *extra,
     ]
-    return "\n".join(lines)
-
-
-def _install_lines(
-    resolution: install_lines.Resolution, style: install_lines.LineStyle
-) -> list[str]:
-    """The install lines; with `installer="auto"` the pip ones in the installer block.
-
-    pip lines come last (`install_lines.MANAGER_ORDER`), so apt and conda lines stay before the
-    block, as plain lines.
-    """
-    if style.installer != "auto" or not any(line.manager == "pip" for line in resolution.lines):
-        return list(install_lines.render_lines(resolution, style))  # `auto` writes pip's lines
-    pip = install_lines.render_lines(resolution, replace(style, installer="pip"))
-    uv = install_lines.render_lines(resolution, replace(style, installer="uv"))
-    plain = len(pip) - sum(line.manager == "pip" for line in resolution.lines)
-    return [*pip[:plain], *envcell.installer_block(pip[plain:], uv[plain:])]
+    return "\n".join(text_lines)
 
 
 def _source_shape(cells: Sequence[dict[str, Any]]) -> str | list[str]:
@@ -341,6 +429,32 @@ def _restart_changes(sources: Sequence[str | None], moved_from: set[int]) -> lis
     return changes
 
 
+def _pin_changes(notes: Sequence[install_lines.PinNote]) -> list[Change]:
+    """One change per package and kind: the notes of its installs, merged in order."""
+    merged: dict[tuple[str, str], install_lines.PinNote] = {}
+    for note in notes:
+        key = (note.kind, note.package)
+        if key in merged:
+            old = merged[key]
+            note = replace(
+                old,
+                notebook=tuple(dict.fromkeys((*old.notebook, *note.notebook))),
+                result=tuple(dict.fromkeys((*old.result, *note.result))),
+            )
+        merged[key] = note
+    conflicts = {package for kind, package in merged if kind == "conflict"}
+    return [
+        _pin_change(note)
+        for (kind, package), note in merged.items()
+        if not (kind == "pinned" and package in conflicts)  # the conflict says it
+    ]
+
+
+def _normalised_change(line: command_lines.CommandLine, site: InstallSite) -> Change:
+    message = f"written as {line.text!r}: {'; '.join(line.normalised)}"
+    return Change("normalised", message, site.cell + 1, site.start + 1)
+
+
 def _pin_change(note: install_lines.PinNote) -> Change:
     notebook = " and ".join(repr(text) for text in dict.fromkeys(note.notebook))
     result = ", ".join(repr(text) for text in note.result)
@@ -350,11 +464,7 @@ def _pin_change(note: install_lines.PinNote) -> Change:
         "unpinned": f"{note.package}: not in the requirements; kept as {result}",
         "conflict": (
             f"{note.package}: notebook asks for {notebook}, {where} pins {result}; the pin wins"
-            if note.origin
-            else f"{note.package}: notebook asks for {notebook}; the last one wins: {result}"
         ),
-        "duplicate": f"{note.package}: installed {len(note.notebook)} times; merged into {result}",
-        "moved": f"{note.package}: installed with different options; kept with its last install",
         "kept": f"{note.package}: kept as written",
         "mismatch": (
             f"{note.package}: {where} pins {note.pin!r} for pip, "

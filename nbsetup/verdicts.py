@@ -22,6 +22,15 @@ def is_inert(line: str) -> bool:
     return _INERT_LINE.fullmatch(line) is not None
 
 
+def runs_code(source: str) -> bool:
+    """Whether a code cell does something: a line that is not blank, a comment or a cell magic.
+
+    The environment cell goes where the first moved install was only when no cell before it
+    runs code: a comment-only licence cell above it stays on top.
+    """
+    return not all(is_inert(line) for line in source.splitlines())
+
+
 def is_apt_update(command: InstallCommand) -> bool:
     """`apt-get update`: it moves only to precede an apt install that moves too."""
     return command.manager == "apt" and command.action == "update"
@@ -68,3 +77,10 @@ def left_in_place(site: InstallSite) -> dict[str, list[InstallCommand]]:
         if not command.movable:
             by_reason.setdefault(command.reason or "not movable", []).append(command)
     return by_reason
+
+
+def repairs(site: InstallSite) -> list[InstallCommand]:
+    """The commands of a site that are broken as written and read as meant (`repaired` says
+    what the original did): `% pip install x`, unquoted `pkg>=1.2`. `fix` hoists them with a
+    warning; `check` reports them."""
+    return [command for command in site.commands if command.repaired is not None]

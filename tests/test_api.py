@@ -82,7 +82,7 @@ def test_fix_bytes_hoists_and_pins_then_is_a_fixed_point(tmp_path):
     assert result.changed
     assert result.status == "changed"
     cells = json.loads(result.data)["cells"]
-    assert "%pip install -q numpy==2.0.1 pandas==2.2.2" in notebook_io.cell_text(cells[0])
+    assert "!pip install numpy==2.0.1 pandas==2.2.2" in notebook_io.cell_text(cells[0])
     assert "pinned by requirements.txt" in notebook_io.cell_text(cells[0])
     assert {change.kind for change in result.changes} >= {"hoisted", "pinned"}
     assert result.pin_sources == "requirements.txt"
@@ -217,9 +217,10 @@ def test_fix_path_leaves_a_bad_file_untouched(tmp_path):
 
 
 def test_fix_path_reads_the_project_settings(tmp_path):
-    (tmp_path / "pyproject.toml").write_text('[tool.nbsetup]\nenv-cell-style = "!pip"\n')
+    (tmp_path / "pyproject.toml").write_text("[tool.nbsetup]\nquiet-install = true\n")
     notebook = builders.write(tmp_path / "nb.ipynb", builders.notebook(*LATE_INSTALL))
     assert "!pip install -q numpy pandas" in nbsetup.fix_path(notebook).data.decode()
+    (tmp_path / "pyproject.toml").write_text('[tool.nbsetup]\nenv-cell-style = "!pip"\n')
     assert nbsetup.load_config(tmp_path / "pyproject.toml").env_cell_style == "!pip"
 
 

@@ -50,7 +50,7 @@ def test_requirements_from_pyproject_relative_to_it(repo: Path):
     notebook = _notebook(repo / "nb" / "a.ipynb", "!pip install x")
     result = _run(notebook)
     assert result.exit_code == 0, result.stderr
-    assert "%pip install -q x==1.0" in _environment(notebook)
+    assert "!pip install x==1.0" in _environment(notebook)
     assert "pinned by ../pins/base.txt" in _environment(notebook)
 
 
@@ -75,11 +75,12 @@ def test_several_requirements_files_first_wins(repo: Path):
 def test_env_cell_style_and_quiet_install(repo: Path):
     (repo / "requirements.txt").write_text("x==1.0\n")
     (repo / "pyproject.toml").write_text(
-        '[tool.nbsetup]\nenv-cell-style = "!pip"\nquiet-install = false\n'
+        '[tool.nbsetup]\nenv-cell-style = "!pip"\nquiet-install = true\n'
     )
-    notebook = _notebook(repo / "n.ipynb", "%pip install x")
+    # The style spells rendered lines only: `%pip` as written stays; `-q` is added.
+    notebook = _notebook(repo / "n.ipynb", "%pip install x\nimport os\nos.system('pip install y')")
     assert _run(notebook).exit_code == 0
-    assert "\n!pip install x==1.0" in _environment(notebook)
+    assert "\n%pip install -q x==1.0\n!pip install -q y" in _environment(notebook)
     before = notebook.read_bytes()
     assert _run(notebook).exit_code == 0  # idempotent
     assert notebook.read_bytes() == before
@@ -118,7 +119,7 @@ def test_kernels(repo: Path):
     julia = _notebook(repo / "j.ipynb", "!pip install x", language="julia")
     result = _run(sage, julia)
     assert result.exit_code == 0, result.stderr
-    assert "%pip install -q x" in _environment(sage)
+    assert "!pip install x" in _environment(sage)
     assert "kernel language julia is not one of: python, sage" in result.stdout
 
 
@@ -137,14 +138,14 @@ def test_exclude_from_pyproject_is_relative_to_it(repo: Path, monkeypatch: pytes
 
 
 def test_nearest_pyproject_wins(repo: Path):
-    (repo / "pyproject.toml").write_text('[tool.nbsetup]\nenv-cell-style = "!pip"\n')
+    (repo / "pyproject.toml").write_text("[tool.nbsetup]\nquiet-install = true\n")
     (repo / "inner").mkdir()
-    (repo / "inner" / "pyproject.toml").write_text("[tool.nbsetup]\nquiet-install = false\n")
+    (repo / "inner" / "pyproject.toml").write_text("[tool.nbsetup]\npin-missing = false\n")
     outer = _notebook(repo / "o.ipynb", "!pip install x")
     inner = _notebook(repo / "inner" / "i.ipynb", "!pip install x")
     assert _run(repo).exit_code == 0
     assert "!pip install -q x" in _environment(outer)
-    assert "%pip install x" in _environment(inner)  # defaults, not the outer table
+    assert "\n!pip install x" in _environment(inner)  # defaults, not the outer table
 
 
 def test_broken_pyproject_named_in_the_error(repo: Path):

@@ -268,7 +268,7 @@ def test_editor_round_trip_through_stdin(runner, repo):
     args = ["fix", "-", "--stdin-filename", str(on_disk)]
     result = runner.invoke(main, args, input=original)
     assert result.exit_code == 0
-    assert "%pip install -q numpy==1.26.4" in result.stdout  # the pins beside the file
+    assert "!pip install numpy==1.26.4" in result.stdout  # the pins beside the file
     assert (
         result.stderr.splitlines()[-1] == "1 file scanned: 1 fixed, 0 unchanged; 1 package hoisted"
     )
@@ -336,7 +336,7 @@ def test_color_always_never_and_no_color(runner, repo, monkeypatch):
     assert forced.stdout == always.stdout
     monkeypatch.delenv("NO_COLOR")
     errors = runner.invoke(main, ["fix", "--color", "always", "--diff", str(path)])
-    assert "\x1b[32m+%pip install -q numpy==2.1\x1b[0m" in errors.stdout
+    assert "\x1b[32m+!pip install numpy==2.1\x1b[0m" in errors.stdout
     assert f"\x1b[1m{path}\x1b[0m: \x1b[36m\x1b[1minfo\x1b[0m: " in errors.stderr
 
 

@@ -40,7 +40,7 @@ def test_defaults():
     assert config.exclude == ()
     assert config.pin_missing is False
     assert config.env_cell_style == "%pip"
-    assert config.quiet_install is True
+    assert config.quiet_install is False
     assert config.kernels == ("python",)
     assert config.source is None
     assert config.root is None
@@ -82,7 +82,7 @@ def test_command_line_over_pyproject_over_defaults(repo: Path):
     assert merged.pin_missing is False  # command line
     assert merged.exclude == ("scratch",)  # command line, replacing the file's list
     assert merged.env_cell_style == "!pip"  # pyproject.toml
-    assert merged.quiet_install is True  # default
+    assert merged.quiet_install is False  # default
     assert merged.source == path
 
 

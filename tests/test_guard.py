@@ -129,7 +129,7 @@ def test_guarded_environment_cell_runs_guard_around_the_installs():
         _nb("import numpy", "!pip install numpy pandas"), _pins("numpy==1.26.4\n"), GUARDED
     )
     lines = _env_text(result).splitlines()
-    install = lines.index("%pip install -q numpy==1.26.4 pandas")
+    install = lines.index("!pip install numpy==1.26.4 pandas")
     assert lines.index("# nbsetup: end guard-before") < install
     assert lines.index("# nbsetup: begin guard-after: " + lines[install + 1].split(": ", 2)[2])
     assert set(envcell.read_blocks("\n".join(lines))) == {guard.BEFORE, guard.AFTER}
@@ -156,7 +156,7 @@ def test_turning_the_guard_off_removes_it_and_user_lines_stay():
     off = transform.hoist(first.notebook, _pins("numpy==1.26.4\n"), transform.Config())
     text = _env_text(off)
     assert "guard" not in text
-    assert text.splitlines()[-2:] == ["%pip install -q numpy==1.26.4", "import os  # my own line"]
+    assert text.splitlines()[-2:] == ["!pip install numpy==1.26.4", "import os  # my own line"]
 
 
 def test_an_edited_guard_is_regenerated():

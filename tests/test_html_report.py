@@ -143,7 +143,8 @@ def test_json_report_has_cells_only_when_asked(tmp_path):
     assert report.fix_json(recorded, options) == report.fix_json(plain, options)
     assert '"cells"' not in report.fix_json(plain, options)
     document = _document(recorded, cells=True)
-    assert [len(file["cells"]) for file in document["files"]] == [2, 0]
+    # One changed cell: the environment cell took the place of the install cell.
+    assert [len(file["cells"]) for file in document["files"]] == [1, 0]
     assert [key for key in document["files"][0] if key != "cells"] == list(
         json.loads(report.fix_json(plain, options))["files"][0]
     )
@@ -212,7 +213,7 @@ def test_changed_cells_are_shown_as_removed_and_added_lines(tmp_path):
     text = render_html(_document(results, cells=True))
     assert '<span class="del">- !pip install numpy</span>' in text
     assert "<span>  x = 1</span>" in text
-    assert re.search(r'<span class="add">\+ %pip install [^<]*numpy</span>', text)
+    assert re.search(r'<span class="add">\+ !pip install [^<]*numpy</span>', text)
 
 
 def test_notebook_text_stays_text(tmp_path):
@@ -277,7 +278,9 @@ def test_file_links(path, root, href):
 
 
 def test_report_command_renders_the_page_fix_writes(tmp_path, monkeypatch):
-    _write(tmp_path / "nbs" / "a.ipynb", _notebook("!pip install numpy", "import numpy"))
+    _write(
+        tmp_path / "nbs" / "a.ipynb", _notebook("import os\n!pip install numpy", "import numpy")
+    )
     (tmp_path / "out").mkdir()
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()

@@ -62,56 +62,56 @@ POLICY = [
     pytest.param(
         [pip("numpy")],
         "numpy==1.26.4\n",
-        ["%pip install -q numpy==1.26.4"],
+        ["%pip install numpy==1.26.4"],
         id="pinned",
     ),
     pytest.param(
         [pip("NumPy")],
         "numpy==1.26.4\n",
-        ["%pip install -q numpy==1.26.4"],
+        ["%pip install numpy==1.26.4"],
         id="pinned-name-case",
     ),
     pytest.param(
         [pip("scikit_learn")],
         "Scikit-Learn==1.3.2\n",
-        ["%pip install -q Scikit-Learn==1.3.2"],
+        ["%pip install Scikit-Learn==1.3.2"],
         id="pep-503-names",
     ),
     pytest.param(
         [pip("numpy<2")],
         "numpy==1.26.4\n",
-        ["%pip install -q numpy==1.26.4"],
+        ["%pip install numpy==1.26.4"],
         id="notebook-spec-replaced",
     ),
     pytest.param(
         [pip("numpy>=2")],
         "numpy==1.26.4\n",
-        ["%pip install -q numpy==1.26.4"],
+        ["%pip install numpy==1.26.4"],
         id="conflict-requirements-win",
     ),
     pytest.param(
         [pip("torch[cuda]")],
         'torch[audio]==2.1.0 ; sys_platform == "linux"\n',
-        ["%pip install -q 'torch[audio,cuda]==2.1.0; sys_platform == \"linux\"'"],
+        ["%pip install 'torch[audio,cuda]==2.1.0; sys_platform == \"linux\"'"],
         id="extras-merged-markers-from-pin",
     ),
     pytest.param(
         [pip('pywin32; sys_platform == "win32"')],
         "pywin32==306\n",
-        ["%pip install -q 'pywin32==306; sys_platform == \"win32\"'"],
+        ["%pip install 'pywin32==306; sys_platform == \"win32\"'"],
         id="notebook-marker-kept-when-pin-has-none",
     ),
     pytest.param(
         [pip("numpy==1.24")],
         "numpy\n",
-        ["%pip install -q numpy==1.24"],
+        ["%pip install numpy==1.24"],
         id="pin-without-specifier-keeps-notebook-spec",
     ),
     pytest.param(
         [pip("numpy")],
         'numpy==1.24.4; python_version < "3.9"\nnumpy==1.26.4; python_version >= "3.9"\n',
         [
-            "%pip install -q 'numpy==1.24.4; python_version < \"3.9\"' "
+            "%pip install 'numpy==1.24.4; python_version < \"3.9\"' "
             "'numpy==1.26.4; python_version >= \"3.9\"'"
         ],
         id="marker-variants",
@@ -119,61 +119,61 @@ POLICY = [
     pytest.param(
         [pip("mylib")],
         "git+https://github.com/org/mylib.git@v1#egg=mylib\n",
-        ['%pip install -q "mylib @ git+https://github.com/org/mylib.git@v1#egg=mylib"'],
+        ['%pip install "mylib @ git+https://github.com/org/mylib.git@v1#egg=mylib"'],
         id="pinned-to-vcs-url",
     ),
     pytest.param(
         [pip("pandas>=2")],
         "numpy==1.26.4\n",
-        ['%pip install -q "pandas>=2"'],
+        ['%pip install "pandas>=2"'],
         id="unpinned-keeps-spec",
     ),
     pytest.param(
         [pip("pandas<2"), pip("pandas>=2.1")],
         "",
-        ['%pip install -q "pandas>=2.1"'],
+        ['%pip install "pandas>=2.1"'],
         id="unpinned-later-spec-wins",
     ),
     pytest.param(
         [pip("pandas==2.0"), pip("pandas")],
         "",
-        ["%pip install -q pandas==2.0"],
+        ["%pip install pandas==2.0"],
         id="later-bare-name-keeps-earlier-spec",
     ),
     pytest.param(
         [pip("numpy", "pandas"), pip("numpy", "scipy")],
         "",
-        ["%pip install -q numpy pandas scipy"],
+        ["%pip install numpy pandas scipy"],
         id="duplicates-merged-first-appearance-order",
     ),
     pytest.param(
         [pip("requests[socks]"), pip("Requests[security]")],
         "",
-        ['%pip install -q "Requests[security,socks]"'],
+        ['%pip install "Requests[security,socks]"'],
         id="duplicate-extras-merged",
     ),
     pytest.param(
         [pip("git+https://github.com/a/b.git#egg=b"), pip("git+https://github.com/a/b.git#egg=b")],
         "b==1.0\n",
-        ['%pip install -q "git+https://github.com/a/b.git#egg=b"'],
+        ['%pip install "git+https://github.com/a/b.git#egg=b"'],
         id="vcs-kept-as-written-once",
     ),
     pytest.param(
         [pip("pkg @ https://x.org/pkg-1.0.zip")],
         "pkg==2.0\n",
-        ['%pip install -q "pkg @ https://x.org/pkg-1.0.zip"'],
+        ['%pip install "pkg @ https://x.org/pkg-1.0.zip"'],
         id="direct-url-kept-as-written",
     ),
     pytest.param(
         [pip(files=["requirements.txt"]), pip("numpy")],
         "numpy==1.26.4\n",
-        ["%pip install -q -r requirements.txt numpy==1.26.4"],
+        ["%pip install -r requirements.txt numpy==1.26.4"],
         id="requirement-file-install-kept",
     ),
     pytest.param(
         [pip("numpy", options=[("-q", None)]), pip("pandas", options=[("--quiet", None)])],
         "",
-        ["%pip install -q numpy pandas"],
+        ["%pip install numpy pandas"],
         id="cosmetic-options-dropped",
     ),
     pytest.param(
@@ -192,15 +192,15 @@ POLICY = [
             pip("pandas", options=[("--system", None)], manager="uv"),
         ],
         "",
-        ["%pip install -q numpy pandas"],
+        ["%pip install numpy pandas"],
         id="more-cosmetic-options-and-uv",
     ),
     pytest.param(
         [pip("torch", options=[("-i", "https://download.pytorch.org/whl/cu121")]), pip("numpy")],
         "torch==2.1.0\n",
         [
-            "%pip install -q --index-url https://download.pytorch.org/whl/cu121 torch==2.1.0",
-            "%pip install -q numpy",
+            "%pip install --index-url https://download.pytorch.org/whl/cu121 torch==2.1.0",
+            "%pip install numpy",
         ],
         id="option-group-bound",
     ),
@@ -210,7 +210,7 @@ POLICY = [
             pip("b", options=[("--no-deps", None), ("--pre", None), ("-q", None)]),
         ],
         "",
-        ["%pip install -q --pre --no-deps a b"],
+        ["%pip install --pre --no-deps a b"],
         id="option-order-same-group",
     ),
     pytest.param(
@@ -219,19 +219,19 @@ POLICY = [
             pip("b", options=[("--index-url", "https://x/simple")]),
         ],
         "",
-        ["%pip install -q --index-url https://x/simple a b"],
+        ["%pip install --index-url https://x/simple a b"],
         id="option-equals-split",
     ),
     pytest.param(
         [pip("transformers", options=[("-U", None)]), pip("numpy")],
         "",
-        ["%pip install -q --upgrade transformers", "%pip install -q numpy"],
+        ["%pip install --upgrade transformers", "%pip install numpy"],
         id="upgrade-is-a-group",
     ),
     pytest.param(
         [pip("numpy", "scipy", options=[("-U", None)]), pip("numpy")],
         "",
-        ["%pip install -q --upgrade scipy", "%pip install -q numpy"],
+        ["%pip install --upgrade scipy", "%pip install numpy"],
         id="same-package-two-groups-last-wins",
     ),
     pytest.param(
@@ -244,7 +244,7 @@ POLICY = [
         [
             "!apt-get install -y ffmpeg",
             "%conda install -y --channel nvidia cudatoolkit=11.8",
-            "%pip install -q numpy",
+            "%pip install numpy",
         ],
         id="managers-ordered-apt-conda-pip",
     ),
@@ -419,7 +419,7 @@ def test_render_line_forms():
     )
     assert render_line(
         InstallLine("pip", ("--find-links", "https://x/{v}.html"), (), ("r.txt",), ("c.txt",))
-    ) == ('%pip install -q --find-links "https://x/{{{{v}}}}.html" -r r.txt -c c.txt')
+    ) == ('%pip install --find-links "https://x/{{{{v}}}}.html" -r r.txt -c c.txt')
     style = LineStyle(pip="!pip", installer="uv", quiet=False)
     assert render_line(InstallLine("pip", (), ("x{v}",)), style) == '!uv pip install "x{{v}}"'
 
@@ -482,14 +482,14 @@ CONDA_POLICY = [
         [conda("numpy"), pip("numpy")],
         "numpy==1.26.4\n",
         ["numpy=1.26"],
-        ["%conda install -y numpy=1.26", "%pip install -q numpy==1.26.4"],
+        ["%conda install -y numpy=1.26", "%pip install numpy==1.26.4"],
         id="each-installer-its-own-pin",
     ),
     pytest.param(
         [pip("gdal")],
         "",
         ["gdal=3.8.4"],
-        ["%pip install -q gdal"],
+        ["%pip install gdal"],
         id="conda-pin-not-for-pip",
     ),
     pytest.param(

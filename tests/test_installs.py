@@ -356,13 +356,13 @@ FIXES = [
     ),
     pytest.param(
         "!pip install matplotlib>=3.3.2\n",
-        (site(0, 1, "!pip", cmd("matplotlib", reason="unquoted '>' is a shell redirect")),),
-        id="unquoted >= is a redirect",
+        (site(0, 1, "!pip", cmd("matplotlib>=3.3.2")),),
+        id="unquoted >= is read as the spec meant",
     ),
     pytest.param(
         "!pip install numpy<2\n",
-        (site(0, 1, "!pip", cmd("numpy", reason="unquoted '<' is a shell redirect")),),
-        id="unquoted < is a redirect",
+        (site(0, 1, "!pip", cmd("numpy<2")),),
+        id="unquoted < is read as the spec meant",
     ),
     pytest.param(
         "%pip install x && echo hi\n",
@@ -900,3 +900,17 @@ def test_never_raises(sources):
 def test_install_fed_by_a_pipe_stays():
     (found,) = find_installs(["!yes | pip uninstall x\n", "!yes | pip install y\n"])[1:]
     assert found.commands == (cmd("y", reason="reads its input from a pipe"),)
+
+
+def test_unquoted_redirect_and_spaced_percent_are_repaired_and_say_what_the_original_did():
+    (redirect,) = find_installs(["!pip install pkg>=1.2\n"])
+    assert redirect.commands[0].repaired == (
+        "unquoted pkg>=1.2: as written, the shell installed pkg unpinned and wrote pip's "
+        "output to a file named '=1.2'"
+    )
+    (spaced,) = find_installs(["% pip install x\n"])
+    assert spaced.movable
+    assert spaced.form == "%pip"
+    assert spaced.commands[0].repaired is not None
+    assert spaced.commands[0].written is not None
+    assert spaced.commands[0].written.text == "%pip install x"

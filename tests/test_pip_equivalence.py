@@ -124,7 +124,6 @@ SCENARIOS = [
         "x = 1",
         "!pip install capped",
         "!pip install base==3.0",
-        broken="R1: merged `capped base==3.0` resolves capped 1.0; the original keeps capped 2.0",
     ),
     scenario(
         "pin_then_requirements_file",
@@ -132,7 +131,6 @@ SCENARIOS = [
         "!pip install base==1.0",
         "!pip install -r deps.txt",
         files={"deps.txt": "floored\n"},
-        broken="R1: merged `base==1.0 -r deps.txt` is ResolutionImpossible",
     ),
     scenario(
         "pins_from_a_freeze_with_an_override",
@@ -140,7 +138,6 @@ SCENARIOS = [
         "!pip install capped",
         "!pip install base==3.0",
         pins="base==3.0\ncapped==2.0\n",
-        broken="R1: merged `capped==2.0 base==3.0` is ResolutionImpossible",
     ),
     scenario(
         "unsloth_kaggle_cu128_torch",
@@ -148,7 +145,6 @@ SCENARIOS = [
         "!pip install alpha\n"
         "!pip install torch torchvision --index-url @CU128@\n"
         "!pip install unsloth",
-        broken="R1: unsloth merged into the first line pulls torch 2.2.0, not 2.1.0+cu128",
     ),
     scenario(
         "plain_install_after_no_deps_override",
@@ -156,21 +152,18 @@ SCENARIOS = [
         "!pip install gamma",
         "!pip install --no-deps base==3.0",
         "!pip install capped",
-        broken="R1: capped merged before the --no-deps override ends with base 3.0, not 2.1",
     ),
     scenario(
         "upgrade_after_a_pin",
         "x = 1",
         "!pip install base==1.0",
         "!pip install -U base",
-        broken="R1: `--upgrade base==1.0` ends with base 1.0, not 3.0",
     ),
     scenario(
         "force_reinstall_no_deps_after_resolving_install",
         "x = 1",
         "!pip install capped",
         "!pip install --no-deps --force-reinstall capped==1.0",
-        broken="R1: capped kept only with its --no-deps install: base is never installed",
     ),
     scenario(
         "constraints_on_one_of_two_installs",
@@ -178,7 +171,6 @@ SCENARIOS = [
         "!pip install -c constraints.txt alpha",
         "!pip install base",
         files={"constraints.txt": "base==1.0\n"},
-        broken="R1: merged under `-c constraints.txt`, base is 1.0, not 3.0",
     ),
     # R2: nothing moves above an install left in place or a change of what pip resolves against.
     moving(

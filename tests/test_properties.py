@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from packaging.requirements import InvalidRequirement, Requirement
 
-from nbsetup import batch, envcell, notebook_io, pipeline, safety, transform
+from nbsetup import batch, comments, envcell, notebook_io, pipeline, safety, transform, verdicts
 from nbsetup.cli import main
 from nbsetup.config import ProjectConfig
 from nbsetup.errors import UnsafeChange
@@ -100,9 +101,15 @@ def check_cells(
     others = [origin for index, origin in enumerate(origins) if index not in envs]
     assert None not in others, "only the environment cell is new"
     assert others == sorted(others), "cells keep their order"
+    lost = _comments(old_cells) - _comments(new_cells)
+    assert not lost, f"comments lost: {sorted(lost)}"
     if envs:
-        code = [i for i, cell in enumerate(new_cells) if cell["cell_type"] == "code"]
-        assert code[0] == envs[0], "the environment cell comes before every other code cell"
+        runs = [
+            i
+            for i, cell in enumerate(new_cells[: envs[0]])
+            if cell["cell_type"] == "code" and verdicts.runs_code(cell_text(cell))
+        ]
+        assert not runs, "no code runs before the environment cell"
         env_text = cell_text(new_cells[envs[0]])
         missing = set().union(*generated.moved) - _installed(env_text)
         assert not missing, f"not installed by the environment cell: {sorted(missing)}"
@@ -116,9 +123,14 @@ def check_cells(
             continue
         if kept is None:
             continue  # the environment cell, checked above
-        if index not in where:
+        if index not in where or where[index] in envs:
             assert generated.moved[index], f"cell {index + 1} removed without installs"
             assert all(INERT.fullmatch(line) for line in kept), f"cell {index + 1} removed"
+            if index in where:  # the environment cell took its place, id and outputs
+                env = new_cells[where[index]]
+                assert {k: v for k, v in env.items() if k not in ("source", "metadata")} == {
+                    k: v for k, v in old_cell.items() if k not in ("source", "metadata")
+                }
             continue
         cell = new_cells[where[index]]
         assert {k: v for k, v in cell.items() if k != "source"} == {
@@ -126,10 +138,26 @@ def check_cells(
         }, f"cell {index + 1}: outputs, metadata, id or execution count changed"
         assert list(cell) == list(old_cell), f"cell {index + 1}: key order changed"
         assert isinstance(cell["source"], str) == isinstance(old_cell["source"], str)
-        assert _lines(cell_text(cell)) == _lines("\n".join(kept)), f"cell {index + 1} lines"
+        # Comment lines may leave with the install below them (all comments: checked above).
+        assert _code_lines(cell_text(cell)) == _code_lines("\n".join(kept)), f"cell {index + 1}"
         assert not (generated.moved[index] and all(INERT.fullmatch(line) for line in kept)), (
             f"cell {index + 1} holds nothing but comments, blank lines or a cell magic"
         )
+
+
+def _comments(cells: list[dict]) -> Counter[str]:
+    found: Counter[str] = Counter()
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            text = cell_text(cell)
+            if envcell.find([cell]) == 0:
+                text = "\n".join(envcell.document(text))
+            found.update(comments.comments(text))
+    return found
+
+
+def _code_lines(text: str) -> list[str]:
+    return [line for line in _lines(text) if not line.lstrip().startswith("#")]
 
 
 def check_shell_safe(line: str) -> None:
@@ -199,7 +227,8 @@ def test_hoisting_laws(generated: GeneratedNotebook) -> None:
     check_cells(generated, json.loads(data), new, result.origins)
     for index in _env_indexes(new):
         env_text = cell_text(new["cells"][index])
-        for line in env_text.splitlines():
+        # Lines as the notebook wrote them may continue over several lines: read them whole.
+        for line in env_text.replace("\\\n", " ").splitlines():
             if line.startswith(INSTALL_PREFIXES):
                 check_shell_safe(line)
         check_pins(env_text, pins)
@@ -459,7 +488,7 @@ def test_continuation_before_crlf_is_a_continuation():
         "nbformat_minor": 4,
     }
     env = transform.hoist(notebook).notebook["cells"][0]
-    assert cell_text(env).splitlines()[-1] == "%pip install -q numpy rich"
+    assert cell_text(env).splitlines()[-2:] == ["!pip install numpy \\", "    rich"]
 
 
 SEPARATOR_BUG = (

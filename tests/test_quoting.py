@@ -487,5 +487,5 @@ def test_a_pin_with_a_line_break_is_refused_not_written(tmp_path):
         encoding="utf-8",
     )
     notebook = {**_NOTEBOOK, "cells": [{**_NOTEBOOK["cells"][0], "source": "!pip install x\n"}]}
-    with pytest.raises(UnsafeWord, match=r"into a %pip line: it contains a line break"):
+    with pytest.raises(UnsafeWord, match=r"into a ! line: it contains a line break"):
         fix_bytes(json.dumps(notebook).encode(), tmp_path / "pyproject.toml")

@@ -82,3 +82,68 @@ def test_changed_cells_of_other_kinds_go_through_the_whole_schema():
     notebook["cells"].append({"cell_type": "markdown", "id": "m", "metadata": {}, "source": 1})
     assert safety._cells_error(notebook, notebook["cells"]) == _nbformat_error(notebook)
     assert safety._cells_error(notebook, notebook["cells"]) is not None
+
+
+# --- comments --------------------------------------------------------------------------------
+
+
+def _code(source: str) -> dict:
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {},
+        "outputs": [],
+        "source": source,
+    }
+
+
+def _hoisted(*sources: str):
+    from nbsetup import transform
+
+    notebook = {
+        "cells": [_code(s) for s in sources],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 4,
+    }
+    result = transform.hoist(notebook)
+    safety.verify(notebook, result.notebook, result.origins)  # the real rewrite is accepted
+    return notebook, result
+
+
+def _edit_env(result, edit):
+    new = copy.deepcopy(result.notebook)
+    env = next(c for c in new["cells"] if "nbsetup" in c["metadata"])
+    env["source"] = edit(env["source"])
+    return new
+
+
+@pytest.mark.parametrize(
+    ("sources", "lost"),
+    [
+        pytest.param(("import os\n# for plots\n!pip install seaborn",), "# for plots", id="above"),
+        pytest.param(
+            ("import os\n!pip install seaborn  # nicer plots",), "# nicer plots", id="trailing"
+        ),
+        pytest.param(
+            ("# Install\n!pip install numpy", "import numpy"), "# Install", id="whole-cell"
+        ),
+    ],
+)
+def test_a_rewrite_that_loses_a_comment_is_refused(sources, lost):
+    old, result = _hoisted(*sources)
+    new = _edit_env(result, lambda source: source.replace(lost, ""))
+    with pytest.raises(safety.UnsafeChange, match="comment"):
+        safety.verify(old, new, result.origins)
+
+
+def test_comment_lines_leave_a_kept_cell_only_for_the_environment_cell_in_order():
+    old, result = _hoisted("import os\n# first\n!pip install a\n# second\n!pip install b")
+    swapped = _edit_env(
+        result,
+        lambda s: (
+            s.replace("# first", "@@").replace("# second", "# first").replace("@@", "# second")
+        ),
+    )
+    with pytest.raises(safety.UnsafeChange, match="not in the environment cell"):
+        safety.verify(old, swapped, result.origins)

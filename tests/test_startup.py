@@ -77,7 +77,7 @@ def test_no_libcst_without_python_calls(tmp_path: Path, sources: tuple[str, ...]
     record, text = _fix(tmp_path, notebook)
     assert record == {"code": 0, "libcst": False}
     if "install" in "".join(sources):
-        assert "%pip install -q x==1.0" in text
+        assert "pip install x==1.0" in text or "pip install -q x==1.0" in text
 
 
 def test_libcst_imported_for_a_subprocess_install(tmp_path: Path):
@@ -90,5 +90,5 @@ def test_libcst_imported_for_a_subprocess_install(tmp_path: Path):
     record, text = _fix(tmp_path, notebook)
     assert record == {"code": 0, "libcst": True}
     # Recognised: hoisted into the environment cell, and gone from its own cell.
-    assert "%pip install -q x==1.0" in text
+    assert "%pip install x==1.0" in text
     assert "check_call" not in text

@@ -83,7 +83,7 @@ def test_install_after_import_is_hoisted_before_the_first_code_cell():
     assert notebook == before, "the input is not modified"
     assert _sources(result.notebook) == [
         "# Title",
-        _env("%pip install -q pandas"),
+        _env("!pip install pandas"),
         "import pandas as pd\npd.DataFrame()",
         "import numpy",
     ]
@@ -97,12 +97,12 @@ def test_install_after_import_is_hoisted_before_the_first_code_cell():
     assert _kinds(result) == ["hoisted", "unpinned", "env-cell"]
 
 
-def test_cell_left_with_only_comments_is_removed():
+def test_cell_left_with_only_comments_moves_whole_and_the_env_cell_takes_its_place():
     notebook = _nb(_code("# Install\n!pip install numpy\n\n"), _code("import numpy"))
     result = transform.hoist(notebook)
-    assert _sources(result.notebook) == [_env("%pip install -q numpy"), "import numpy"]
+    assert _sources(result.notebook) == [_env("# Install", "!pip install numpy"), "import numpy"]
     assert "cell-removed" in _kinds(result)
-    assert result.origins == (None, 1)
+    assert result.origins == (0, 1)
 
 
 def test_pins_from_requirements_and_conflicts():
@@ -113,7 +113,7 @@ def test_pins_from_requirements_and_conflicts():
     config = transform.Config(pins_label="requirements.txt")
     result = transform.hoist(notebook, pins, config)
     assert _sources(result.notebook) == [
-        _env("%pip install -q numpy==2.1.0 scikit-learn==1.5.1", header=PINNED_HEADER),
+        _env("!pip install -q numpy==2.1.0 scikit-learn==1.5.1", header=PINNED_HEADER),
         "import numpy",
     ]
     assert "conflict" in _kinds(result)
@@ -126,7 +126,7 @@ def test_chain_keeps_its_other_part():
     notebook = _nb(_code("import os\n!pip install rich && echo done\nprint(1)"))
     result = transform.hoist(notebook)
     assert _sources(result.notebook) == [
-        _env("%pip install -q rich"),
+        _env("!pip install rich"),
         "import os\n!echo done\nprint(1)",
     ]
 
@@ -162,7 +162,7 @@ def test_merge_into_existing_environment_cell():
     first["cells"].append(_code("!pip install c\nimport c"))
     result = transform.hoist(first)
     assert _sources(result.notebook) == [
-        _env("%pip install -q b c"),
+        _env("!pip install b", "!pip install c"),
         "import a",
         "import c",
     ]
@@ -183,7 +183,7 @@ def test_environment_cell_with_other_layout_but_same_meaning_is_left_alone():
 def test_environment_cell_is_updated_when_pins_change():
     notebook = transform.hoist(_nb(_code("!pip install numpy\nimport numpy"))).notebook
     result = transform.hoist(notebook, _pins("numpy==1.26.4\n"))
-    assert _sources(result.notebook)[0] == _env("%pip install -q numpy==1.26.4")
+    assert _sources(result.notebook)[0] == _env("!pip install numpy==1.26.4")
     assert result.origins == (0, 1)
 
 
@@ -192,7 +192,10 @@ def test_users_lines_in_environment_cell_are_kept():
     notebook["cells"][0]["source"] += "\nimport os\n"
     notebook["cells"].append(_code("!pip install rich"))
     result = transform.hoist(notebook)
-    assert _sources(result.notebook)[0] == _env("%pip install -q numpy rich", "import os")
+    assert _sources(result.notebook)[0] == _env(
+        "!pip install numpy", "import os", "!pip install rich"
+    )
+    assert transform.hoist(result.notebook).notebook is result.notebook
 
 
 def test_environment_cell_moves_before_the_first_code_cell():
@@ -201,7 +204,7 @@ def test_environment_cell_moves_before_the_first_code_cell():
     notebook["cells"].append(_code("!pip install rich"))
     result = transform.hoist(notebook)
     assert _sources(result.notebook) == [
-        _env("%pip install -q numpy rich"),
+        _env("!pip install numpy", "!pip install rich"),
         "x = 1",
         "import numpy",
     ]
@@ -221,7 +224,7 @@ def test_list_source_keeps_lines():
     result = transform.hoist(_nb(_code(["!pip install x\n", "import x\n", "x.run()"])))
     env, cell = result.notebook["cells"]
     assert cell["source"] == ["import x\n", "x.run()"]
-    assert env["source"] == [line + "\n" for line in HEADER] + ["%pip install -q x"]
+    assert env["source"] == [line + "\n" for line in HEADER] + ["!pip install x"]
 
 
 def test_apt_update_moves_with_its_install():
@@ -230,7 +233,7 @@ def test_apt_update_moves_with_its_install():
     )
     result = transform.hoist(notebook)
     assert _sources(result.notebook)[0] == _env(
-        "!apt-get update -qq", "!apt-get install -y ffmpeg", "%pip install -q pydub"
+        "!apt-get update", "!apt-get install -y ffmpeg", "!pip install pydub"
     )
 
 
@@ -240,24 +243,31 @@ def test_apt_update_alone_is_not_moved():
     assert _sources(result.notebook)[1] == "import os\n!apt-get update"
 
 
-def test_shell_pip_style_without_quiet():
-    config = transform.Config(style=install_lines.LineStyle(pip="!pip", quiet=False))
+def test_the_pip_style_leaves_written_lines_as_written_and_spells_rendered_ones():
+    config = transform.Config(style=install_lines.LineStyle(pip="!pip"))
     result = transform.hoist(_nb(_code("%pip install -q numpy\nimport numpy")), config=config)
-    assert _sources(result.notebook)[0] == _env("!pip install numpy")
+    assert _sources(result.notebook)[0] == _env("%pip install -q numpy")
+    call = _code(
+        'import subprocess, sys\nsubprocess.run([sys.executable, "-m", "pip", "install", "x"])'
+    )
+    result = transform.hoist(_nb(call), config=config)
+    assert _sources(result.notebook)[0] == _env("!pip install x")
+    assert "normalised" in _kinds(result)
 
 
-def test_switching_the_pip_style_rewrites_the_environment_cell():
+def test_switching_the_pip_style_leaves_the_environment_cell_alone():
     notebook = transform.hoist(_nb(_code("!pip install numpy\nimport numpy"))).notebook
     shell = transform.Config(style=install_lines.LineStyle(pip="!pip"))
-    result = transform.hoist(notebook, config=shell)
+    assert transform.hoist(notebook, config=shell).notebook is notebook
+
+
+def test_quiet_install_adds_q_reported_and_only_once():
+    quiet = transform.Config(style=install_lines.LineStyle(quiet=True))
+    result = transform.hoist(_nb(_code("!pip install numpy\nimport numpy")), config=quiet)
     assert _sources(result.notebook)[0] == _env("!pip install -q numpy")
-    assert transform.hoist(result.notebook, config=shell).notebook is result.notebook
-
-
-def test_quiet_flag_alone_is_layout_and_leaves_the_cell_alone():
-    notebook = transform.hoist(_nb(_code("!pip install numpy\nimport numpy"))).notebook
-    loud = transform.Config(style=install_lines.LineStyle(quiet=False))
-    assert transform.hoist(notebook, config=loud).notebook is notebook
+    normalised = next(c for c in result.changes if c.kind == "normalised")
+    assert "-q added (quiet-install)" in normalised.message
+    assert transform.hoist(result.notebook, config=quiet).notebook is result.notebook
 
 
 def test_unknown_pip_style_is_refused():

@@ -183,12 +183,13 @@ _GRAMMARS = {
 _LONG_NAMES = {"-r": "--requirement", "-c": "--constraint", "-e": "--editable"}
 
 
-def _options(words: Sequence[Word], grammar: _Grammar) -> list[Option]:
-    """Expand `-qU`, `--flag=value` and `-r file` into (flag, value) pairs and requirements.
+def _options(words: Sequence[Word], grammar: _Grammar) -> list[tuple[str, str | None, int]]:
+    """Expand `-qU`, `--flag=value` and `-r file` into (flag, value, index) triples.
 
-    Requirements come back as `("", text)` pairs so their order among options is kept.
+    Requirements come back as `("", text, index)` so their order among options is kept;
+    `index` is the requirement's position in `words` (-1 for options).
     """
-    out: list[Option] = []
+    out: list[tuple[str, str | None, int]] = []
     index = 0
     while index < len(words):
         word = words[index]
@@ -197,12 +198,12 @@ def _options(words: Sequence[Word], grammar: _Grammar) -> list[Option]:
         if text.startswith("--") and len(text) > 2:
             flag, equals, value = text.partition("=")
             if equals:
-                out.append((flag, value))
+                out.append((flag, value, -1))
             elif flag in grammar.value_options and index < len(words):
-                out.append((flag, words[index].text))
+                out.append((flag, words[index].text, -1))
                 index += 1
             else:
-                out.append((flag, None))
+                out.append((flag, None, -1))
         elif text.startswith("-") and len(text) > 1:
             letters = text[1:]
             for position, letter in enumerate(letters):
@@ -210,16 +211,16 @@ def _options(words: Sequence[Word], grammar: _Grammar) -> list[Option]:
                 if flag in grammar.value_options:
                     rest = letters[position + 1 :]
                     if rest:
-                        out.append((flag, rest.removeprefix("=")))
+                        out.append((flag, rest.removeprefix("="), -1))
                     elif index < len(words):
-                        out.append((flag, words[index].text))
+                        out.append((flag, words[index].text, -1))
                         index += 1
                     else:
-                        out.append((flag, None))
+                        out.append((flag, None, -1))
                     break
-                out.append((flag, None))
+                out.append((flag, None, -1))
         else:
-            out.append(("", text))
+            out.append(("", text, index - 1))
     return out
 
 
@@ -228,6 +229,7 @@ def _parse_arguments(
 ) -> InstallCommand | None:
     """`install -q x -r r.txt` → InstallCommand; None for subcommands that install nothing."""
     action: Action | None = None
+    action_word = 0
     before: list[Word] = []
     rest: Sequence[Word] = ()
     index = 0
@@ -236,6 +238,7 @@ def _parse_arguments(
         if not word.text.startswith("-"):
             action = grammar.actions.get(word.text)
             rest = words[index + 1 :]
+            action_word = index
             break
         # Options before the subcommand (`pip -q install x`, `apt-get -o X=1 install y`).
         takes_value = word.text in grammar.value_options
@@ -248,10 +251,14 @@ def _parse_arguments(
     requirement_files: list[str] = []
     constraint_files: list[str] = []
     reasons: list[str] = [word.reason for word in words if word.reason]
-    for flag, value in _options([*before, *rest], grammar):
+    # Positions in `words` of the options and arguments `_options` reads, in its order.
+    positions = [*range(len(before)), *range(action_word + 1, len(words))]
+    requirement_words: list[int] = []
+    for flag, value, at in _options([*before, *rest], grammar):
         long_flag = _LONG_NAMES.get(flag, flag)
         if not flag:
             requirements.append(value or "")
+            requirement_words.append(positions[at])
             if grammar.manager == "apt":
                 local = (value or "").startswith((".", "/", "~")) or (value or "").endswith(".deb")
             else:
@@ -287,6 +294,8 @@ def _parse_arguments(
         sudo=sudo,
         movable=reason is None,
         reason=reason,
+        requirement_words=tuple(requirement_words),
+        action_word=action_word,
     )
 
 
@@ -320,6 +329,7 @@ def parse_command(words: Sequence[Word]) -> tuple[InstallCommand, str] | None:
     while index < len(words) and _ENV_ASSIGNMENT.match(words[index].text):
         environment = True
         index += 1
+    first = index
     if index < len(words) and words[index].text == "sudo":
         sudo = True
         index += 1
@@ -343,4 +353,13 @@ def parse_command(words: Sequence[Word]) -> tuple[InstallCommand, str] | None:
         reason = "sets environment variables"
     if reason != command.reason:
         command = replace(command, movable=reason is None, reason=reason)
+    # Words from `sudo` or the program on: the environment cell may render them (`Written`).
+    shift = index + skip - first
+    command = replace(
+        command,
+        words=tuple(word.text for word in words[first:]),
+        word_spans=tuple((word.start, word.end) for word in words[first:]),
+        requirement_words=tuple(at + shift for at in command.requirement_words),
+        action_word=command.action_word + shift,
+    )
     return command, ("sudo " if sudo else "") + spelling

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from nbsetup import packages, quoting
 from nbsetup.installs.arguments import SYS_EXECUTABLE, parse_command
-from nbsetup.installs.records import InstallCommand, InstallSite
+from nbsetup.installs.records import InstallCommand, InstallSite, LineKind, Written
 from nbsetup.installs.shell import Part, ShellLine, ShellSyntaxError, parse_line
 from nbsetup.magics import PYTHON_CELL_MAGICS, SHELL_CELL_MAGICS, CellScan, Escape, scan_cell
 
@@ -237,6 +237,44 @@ def _runs_only_if(parts: Sequence[Part], position: int) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Line:
+    """How the shell text being parsed was written: as an escape line of its own, or not.
+
+    `prefix` + the parsed text is the line as written (`!`, `%`); None when the text is not
+    a line of its own (a `%%bash` body line, a call's string), whose commands are rendered from
+    their words as `kind` lines, for the reason `normalised`. `mapped`: the parsed text's
+    offsets are the written text's (not so for a `%conda` line that `shlex` re-joined).
+    """
+
+    kind: LineKind
+    prefix: str | None = None
+    mapped: bool = True
+    normalised: str | None = None
+    #: A Python call: its pip commands are written as `%pip` lines, the others as `!` lines.
+    python: bool = False
+
+
+def _written(command: InstallCommand, how: _Line, text: str, part: Part, whole: bool) -> Written:
+    """Where `command` (one part of the parsed `text`) sits in the line the notebook wrote."""
+    kind: LineKind = how.kind
+    if how.python:
+        kind = "%pip" if command.manager in ("pip", "uv") else "!"
+    if command.written is not None:  # set by the recogniser: the text must be rendered anew
+        return replace(command.written, kind=kind)
+    if how.prefix is None:
+        return Written(None, kind, normalised=how.normalised)
+    if whole:
+        written, shift = how.prefix + text.rstrip(), len(how.prefix)
+    elif how.kind == "!":
+        written, shift = "!" + text[part.start : part.end].rstrip(), 1 - part.start
+    else:
+        return Written(None, how.kind, normalised="a part of a chain, written as its own line")
+    spans = tuple((a + shift, b + shift) for a, b in command.word_spans) if how.mapped else ()
+    normalised = how.normalised if whole else "a part of a chain, written as its own line"
+    return Written(written, how.kind, spans, normalised)
+
+
 def _line_site(
     cell: int,
     lines: Sequence[str],
@@ -248,11 +286,13 @@ def _line_site(
     state: _State,
     directory_changed: bool,
     rebuild: str | None,
+    how: _Line,
 ) -> InstallSite | None:
     """Judge each part of a shell line and build its site; `rebuild` prefixes kept parts.
 
     `rebuild` is None where kept parts cannot be rewritten (a call's string), so any part
-    that is not an install keeps the whole line in place.
+    that is not an install keeps the whole line in place. `how` says how the line was
+    written, for the environment cell's copy of each command (`Written`).
     """
     parts: list[Part] = []
     entered = None
@@ -267,7 +307,8 @@ def _line_site(
             condition = _runs_only_if(line.parts, position)
             if condition is not None and command.movable and whole_reason is None:
                 command = replace(command, movable=False, reason=condition)
-            part = replace(part, command=command)
+            written = _written(command, how, line.text, part, len(line.parts) == 1)
+            part = replace(part, command=replace(command, written=written))
         else:
             _apply_shell_state(part, state, cell, start)
             if part.words[:1] and part.words[0] in _SHELL_CHDIR:
@@ -319,6 +360,19 @@ def _escape_site(
     """A `!cmd` or `%magic` line: its install parts, or only its effect on the state."""
     command = escape.command
     marker = escape.marker
+    repaired = None
+    spaced = command.lstrip(" \t")
+    if (
+        marker == "%"
+        and spaced != command
+        and _MAGIC_NAME.split(spaced, 1)[0] in _LINE_MAGIC_TOOLS
+    ):
+        # `% pip install x`: IPython 9 raises "Line magic function `%` not found"; older
+        # versions ran `%pip`. Read as `%pip install x`, and written so.
+        command = spaced
+        repaired = (
+            "'% " + _MAGIC_NAME.split(spaced, 1)[0] + "': IPython 9 rejects a space after '%'"
+        )
     if marker in ("%", ""):
         name = _MAGIC_NAME.split(command, maxsplit=1)[0]
         if name in _CHDIR_MAGICS:
@@ -348,6 +402,16 @@ def _escape_site(
     elif marker != "!" and len(line.parts) > 1:
         reason = "shell chain in a line magic"
     block = _block_reason(scan, escape.start, len(escape.indent))
+    how = _Line("!", "!")
+    if marker != "!":
+        name = _MAGIC_NAME.split(command, maxsplit=1)[0]
+        kind: LineKind = "%uv" if name == "uv" else "%pip" if name == "pip" else f"%{name}"  # type: ignore[assignment]
+        normalised = None
+        if repaired is not None:
+            normalised = "space after '%' removed"
+        elif marker == "":
+            normalised = f"automagic {name} line written as %{name}"
+        how = _Line(kind, "%", view[0] == command, normalised)
     site = _line_site(
         cell,
         lines,
@@ -359,7 +423,11 @@ def _escape_site(
         state,
         state.directory_changed,
         escape.indent + marker,
+        how,
     )
+    if site is not None and repaired is not None:
+        commands = tuple(replace(c, repaired=repaired) for c in site.commands)
+        site = replace(site, commands=commands)
     if site is None or block is None:
         return site
     # Where the line sits explains more than what it says: report the block for every command.
@@ -381,6 +449,10 @@ def _call_site(
         command = _judge(found[0], state, state.directory_changed)
         if call.reason is not None:
             command = replace(command, movable=False, reason=call.reason)
+        how = _Line("!", normalised=f"a {call.form} call, written as a line", python=True)
+        command = replace(
+            command, written=_written(command, how, "", Part(0, 0, None, (), ()), True)
+        )
         replacement = () if command.movable else None
         return InstallSite(cell, call.start, call.end, call.form, (command,), replacement)
     view: tuple[str, int] | None = (call.shell or "", int(call.python_fields))
@@ -403,6 +475,7 @@ def _call_site(
         state,
         state.directory_changed,
         None,
+        _Line("!", normalised=f"a {call.form} call, written as a line", python=True),
     )
     return None if site is None else replace(site, form=call.form)
 
@@ -539,8 +612,9 @@ def _shell_cell(
             reason = reason or "follows an export in the same cell"
         reason = reason or may_not_run
         indent = text[: len(text) - len(text.lstrip())]
+        how = _Line("!", normalised=f"a line of a {form} cell, written as a ! line")
         site = _line_site(
-            cell, lines, start, index, "", line, reason, state, directory_changed, indent
+            cell, lines, start, index, "", line, reason, state, directory_changed, indent, how
         )
         if site is not None:
             sites.append(replace(site, form=form))

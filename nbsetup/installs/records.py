@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 #: Package managers nbsetup understands. `uv` is `uv pip`; it is written back as pip.
@@ -12,6 +12,31 @@ Manager = Literal["pip", "uv", "conda", "apt"]
 Action = Literal["install", "update", "uninstall", "download"]
 
 Option = tuple[str, str | None]
+
+#: How a line's words reach the installer, which decides how a word is quoted (`quoting`):
+#: `!` (a shell line), `%pip`, `%uv`, `%conda`, `%mamba`, `%micromamba`.
+LineKind = Literal["!", "%pip", "%uv", "%conda", "%mamba", "%micromamba"]
+
+
+@dataclass(frozen=True)
+class Written:
+    """How the notebook wrote an install command, so that the environment cell can copy it.
+
+    `!pip install -q "numpy<2"  # for torch` (a line of its own) is
+    `Written('!pip install -q "numpy<2"  # for torch', "!", spans)`, where `spans[i]` is where
+    word i of `InstallCommand.words` sits in `text`. A command that is not a line of its own (a
+    part of a `%%bash` body, a `subprocess` call) has no text: the environment cell renders its
+    words in the closest line form, `kind`, and reports why (`normalised`).
+    """
+
+    #: The line as written, indent and final newline dropped, a trailing comment kept.
+    text: str | None
+    kind: LineKind
+    #: (start, end) of each word of the command in `text`; () when they cannot be mapped
+    #: (a `%conda` line re-joins its words).
+    spans: tuple[tuple[int, int], ...] = ()
+    #: Why the environment cell's line is not the notebook's own text, for the report.
+    normalised: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +63,21 @@ class InstallCommand:
     movable: bool = True
     #: Why the command stays where it is (lower case, no final period), set iff not movable.
     reason: str | None = None
+    # The fields below say how the command was written, not what it does: records compare
+    # by meaning.
+    #: The command's words after unquoting, from `sudo` or the program on
+    #: (`("sudo", "apt-get", "install", "-y", "x")`), with where each sat in the parsed text.
+    words: tuple[str, ...] = field(default=(), compare=False)
+    word_spans: tuple[tuple[int, int], ...] = field(default=(), compare=False)
+    #: The index in `words` of each requirement (parallel to `requirements`), and of the
+    #: subcommand (`install`).
+    requirement_words: tuple[int, ...] = field(default=(), compare=False)
+    action_word: int = field(default=0, compare=False)
+    #: How the notebook wrote it (set by the recogniser once it knows the line).
+    written: Written | None = field(default=None, compare=False)
+    #: A line broken as written that nbsetup reads as meant (`% pip install x`, unquoted
+    #: `pkg>=1.2`), with what the original did instead; see `verdicts.repairs`.
+    repaired: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

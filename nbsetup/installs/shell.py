@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from packaging.requirements import InvalidRequirement, Requirement
+
 from nbsetup import quoting
 from nbsetup.installs.arguments import Word, parse_command
-from nbsetup.installs.records import InstallCommand
+from nbsetup.installs.records import InstallCommand, Written
 
 _OPERATORS = ("&&", "||", ";;", "|&", ";", "|", "&", "(", ")")
 _REDIRECT = re.compile(r"(\d*)(&>>|&>|>>|>&|>\||<<<|<<-|<<|<&|<>|>|<)")
@@ -276,6 +278,10 @@ def _part(separator: str | None, tokens: list[_Token]) -> Part:
             reason = "reads its input from a pipe"
     command, program = found
     glued = next((r for r in redirects if r.glued and r.op in (">", "<", ">>")), None)
+    if reason is None and glued is not None and leading == 0:
+        repaired = _repair_redirects(commands[0], redirects)
+        if repaired is not None:
+            return Part(start, end, separator, words, (), *repaired)
     if reason is None and glued is not None:
         # `pip install pkg>=1.0` runs `pip install pkg` with stdout sent to a file named
         # `=1.0`, and `pkg<2` reads stdin from a file `2` (usually missing, so it fails).
@@ -285,6 +291,52 @@ def _part(separator: str | None, tokens: list[_Token]) -> Part:
     if reason is not None:
         command = replace(command, movable=False, reason=reason)
     return Part(start, end, separator, words, writes, command, program)
+
+
+def _repair_redirects(
+    words: list[Word], redirects: list[_Redirect]
+) -> tuple[InstallCommand, str] | None:
+    """`pip install pkg>=1.2` read as the author meant it: `pkg>=1.2`, quoted on rewrite.
+
+    As written, the shell installs `pkg` unpinned and sends pip's output to a file `=1.2`
+    (`pkg<2` reads its input from a file `2`). Each redirect glued to a word is joined back to
+    it; the repair applies only when every joined word is a pip requirement and the command is
+    a pip install. Returns the command (with `repaired` saying what the original did) and its
+    program's spelling, or None.
+    """
+    glued = {r.start: r for r in redirects}
+    joined: list[Word] = []
+    effects: list[str] = []
+    for word in words:
+        text, end = word.text, word.end
+        while end in glued and glued[end].target:
+            redirect = glued.pop(end)
+            what = "wrote pip's output to" if redirect.op[0] == ">" else "read its input from"
+            effects.append(f"{what} a file named {redirect.target!r}")
+            text, end = text + redirect.op + redirect.target, redirect.end
+        if end != word.end:
+            try:
+                Requirement(text)
+            except InvalidRequirement:
+                return None
+        joined.append(Word(text, word.start, end, word.reason))
+    if glued or not effects:
+        return None
+    found = parse_command(joined)
+    if found is None or found[0].manager not in ("pip", "uv") or found[0].action != "install":
+        return None
+    command, program = found
+    names = [text for text in command.requirements if any(c in text for c in "<>")]
+    message = (
+        f"unquoted {', '.join(names)}: as written, the shell installed "
+        f"{' '.join(_bare(text) for text in names)} unpinned and {'; '.join(effects)}"
+    )
+    written = Written(None, "!", normalised="quoted the requirement the shell read as a redirect")
+    return replace(command, repaired=message, written=written), program
+
+
+def _bare(text: str) -> str:
+    return Requirement(text).name
 
 
 def parse_line(text: str, passes: int) -> ShellLine:

@@ -21,7 +21,8 @@
 # %% nbsetup={"role": "environment"}
 # nbsetup: environment cell, generated from this notebook's installs, pinned by requirements.txt.
 # nbsetup: it runs before any other code; to change it, edit the installs or the requirements and run `nbsetup fix`.
-# %pip install -q pandas==2.2.2 matplotlib==3.9.0
+# !pip install -q pandas==2.2.2
+# %pip install matplotlib==3.9.0
 
 # %%
 import pandas as pd

@@ -1,0 +1,75 @@
+"""Comments in cell sources: which travel with a moved install, and every one of a cell.
+
+CONTRACT "What moves, what stays": comments are never deleted. The block of comment lines
+directly above a moved install moves with it (its trailing comment is part of its text);
+Colab form lines (`#@title`, `#@param`, `#@markdown`) belong to their cell and stop the block.
+`comments` lists every comment of a source, for the safety net and the property tests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+
+_COLAB_FORM = re.compile(r"\s*#\s*@(title|param|markdown)\b")
+
+
+def is_comment_line(line: str) -> bool:
+    """A line holding only a comment (`  # note`)."""
+    return line.lstrip().startswith("#")
+
+
+def is_form_line(line: str) -> bool:
+    """A Colab form line (`#@title Install`, `x = 1  #@param`), which belongs to its cell."""
+    return _COLAB_FORM.match(line) is not None or "#@param" in line.replace(" ", "")
+
+
+def block_above(
+    lines: Sequence[str], start: int, floor: int, in_strings: Collection[int] = ()
+) -> int:
+    """The first line of the comment block directly above line `start` (`start` if none).
+
+    The block is the run of whole-line comments ending on line `start - 1`, no higher than
+    `floor`; a blank line, a Colab form line or a line inside a string literal ends it.
+
+    `["# for plots", "!pip install seaborn"]`, start 1 → 0.
+    """
+    first = start
+    while (
+        first - 1 >= floor
+        and first - 1 not in in_strings
+        and is_comment_line(lines[first - 1])
+        and not is_form_line(lines[first - 1])
+    ):
+        first -= 1
+    return first
+
+
+def comments(source: str) -> list[str]:
+    """Every comment of a cell's source, from its `#`, stripped, in order.
+
+    A `#` inside a quoted string on its line does not start one. Lines inside multi-line
+    strings may be counted too: the rule is for keeping text, and counting more is safe.
+    """
+    found = []
+    for line in source.splitlines():
+        at = _comment_start(line)
+        if at is not None:
+            found.append(line[at:].strip())
+    return found
+
+
+def _comment_start(line: str) -> int | None:
+    quote: str | None = None
+    index = 0
+    while index < len(line):
+        char = line[index]
+        if quote is None and char == "#":
+            return index
+        if char == "\\" and quote is not None:
+            index += 2
+            continue
+        if char in "'\"":
+            quote = char if quote is None else (None if quote == char else quote)
+        index += 1
+    return None
