@@ -25,7 +25,7 @@ from nbsetup.distributions import NO_PACKAGES, PackageMap
 from nbsetup.imports import Import, find_imports, written_modules
 from nbsetup.installs.records import InstallCommand, InstallSite
 from nbsetup.notebook_io import cell_text
-from nbsetup.rules import captured, moving_refs, renamed
+from nbsetup.rules import captured, moving_refs, renamed, repairs
 from nbsetup.rules.fallbacks import find_fallbacks
 from nbsetup.rules.finding import Finding
 from nbsetup.sources.requirements_txt import Pins
@@ -45,6 +45,8 @@ CODES: Mapping[str, str] = MappingProxyType(
         renamed.CODE: renamed.SUMMARY,
         moving_refs.CODE: moving_refs.SUMMARY,
         captured.CODE: captured.SUMMARY,
+        repairs.PERCENT_SPACE: repairs.PERCENT_SPACE_SUMMARY,
+        repairs.UNQUOTED: repairs.UNQUOTED_SUMMARY,
     }
 )
 #: Modules every Python has.
@@ -163,6 +165,7 @@ def diagnose(
         *renamed.find(sites),
         *moving_refs.find(sites),
         *captured.find(sites, sources),
+        *repairs.find(sites),
     ]
     comments = {i: _suppressions(source) for i, source in enumerate(sources) if source}
     kept = (
