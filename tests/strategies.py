@@ -274,8 +274,18 @@ def python_call(draw: st.DrawFn) -> Snippet:
     return Snippet(lines, (), frozenset(keys))
 
 
+#: Unquoted `pkg>=1.0` (a redirect as written) moves repaired: the spec the author meant, quoted.
+unquoted_line = st.sampled_from(("numpy>=1.0", "rich>=13")).map(
+    lambda spec: Snippet((f"!pip install {spec}",), (), frozenset({package_key("pip", spec)}))
+)
 moving_snippets = st.one_of(
-    pip_line(), conda_line(), apt_lines(), continued_line(), chain_line(), python_call()
+    pip_line(),
+    conda_line(),
+    apt_lines(),
+    continued_line(),
+    chain_line(),
+    python_call(),
+    unquoted_line,
 )
 
 
@@ -302,7 +312,6 @@ def staying_snippet(draw: st.DrawFn) -> Snippet:
         (f"!pip download {word} -d /tmp/wheels",),
         ("%cd /content/repo", "!pip install -r requirements.txt"),
         (f"out = !pip install {word}",),
-        ("!pip install numpy>=1.0",),
         (f"!pip install {word} || echo failed",),
         (f"result = {call}",),
     )

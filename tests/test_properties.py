@@ -491,14 +491,11 @@ def test_continuation_before_crlf_is_a_continuation():
     assert cell_text(env).splitlines()[-2:] == ["!pip install numpy \\", "    rich"]
 
 
-SEPARATOR_BUG = (
-    "str.splitlines() also breaks lines at \\f, \\x1c-\\x1e, \\x85 and U+2028/U+2029, but libcst "
-    "positions (subprocess/os.system sites) count only \\n, \\r\\n and \\r: after such a "
-    "character the transform deletes the line above the call and keeps the call"
-)
+# str.splitlines() (IPython's cell lines) also breaks lines at \f, \x1c-\x1e, \x85 and
+# U+2028/U+2029, but libcst positions (subprocess/os.system sites) count only \n, \r\n and \r:
+# `cell_lines.PythonLines` maps one onto the other.
 
 
-@pytest.mark.xfail(strict=True, reason=SEPARATOR_BUG)
 @pytest.mark.parametrize("separator", ["\x0c", "\x85", "\u2028"], ids=["ff", "nel", "ls"])
 def test_python_call_after_a_unicode_line_separator(separator):
     source = f's = "a{separator}b"\nimport os\nos.system("pip install rich")\nprint(s)'

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from nbsetup.cell_lines import PythonLines
 from nbsetup.installs.arguments import SYS_EXECUTABLE, Word
 from nbsetup.magics import mask_cell
 
@@ -132,8 +133,10 @@ class _CallFinder(cst.CSTVisitor):
 
     METADATA_DEPENDENCIES = (PositionProvider,)
 
-    def __init__(self) -> None:
+    def __init__(self, lines: PythonLines) -> None:
         super().__init__()
+        #: libcst counts Python's lines; sites are in cell lines.
+        self.lines = lines
         # The path from the module to the node being visited; cheaper than ParentNodeProvider.
         self.path: list[cst.CSTNode] = []
         self.blocks: list[str] = []
@@ -167,11 +170,8 @@ class _CallFinder(cst.CSTVisitor):
         elif isinstance(statement, cst.SimpleStatementLine) and len(statement.body) > 1:
             reason = "shares its line with other statements"
         span = self.get_metadata(PositionProvider, statement if statement is not None else node)
-        self.calls.append(
-            PythonCall(
-                span.start.line - 1, span.end.line, form, argv, shell, python_fields, reason
-            )
-        )
+        start, end = self.lines.start(span.start.line), self.lines.end(span.end.line)
+        self.calls.append(PythonCall(start, end, form, argv, shell, python_fields, reason))
 
     def _command(
         self, node: cst.Call
@@ -217,13 +217,15 @@ def find_calls(source: str) -> tuple[PythonCall, ...]:
     Parses the cell as is, else with its IPython lines masked; a cell that still does not
     parse has no calls we can be sure of, so none are returned.
     """
+    parsed = source
     try:
-        module = cst.parse_module(source)
+        module = cst.parse_module(parsed)
     except cst.ParserSyntaxError:
+        parsed = mask_cell(source)  # the same cell lines, IPython's replaced
         try:
-            module = cst.parse_module(mask_cell(source))
+            module = cst.parse_module(parsed)
         except cst.ParserSyntaxError:
             return ()
-    finder = _CallFinder()
+    finder = _CallFinder(PythonLines(parsed))
     MetadataWrapper(module, unsafe_skip_copy=True).visit(finder)
     return tuple(finder.calls)

@@ -1,0 +1,52 @@
+"""One line model for cell sources: the lines IPython and Jupyter see, and Python's on them.
+
+IPython splits a cell into lines with `str.splitlines` (its input transformers, so `!` and `%`
+lines), which also ends a line at `\\f`, `\\x1c`-`\\x1e`, `\\x85`, U+2028 and U+2029. Python's
+tokenizer, `ast` and libcst count only `\\n`, `\\r\\n` and `\\r`, so after such a character a
+libcst position names another line than the cell's. Every line index in nbsetup is a cell
+line (`split`); `PythonLines` turns Python's line numbers into cell lines.
+
+`s = "a\\u2028b"` + newline + `import os` is 3 cell lines and 2 Python lines: Python's line 2
+is cell line 2 (0-based).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+
+# Where Python ends a line (universal newlines).
+_PYTHON_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def split(text: str, keepends: bool = True) -> list[str]:
+    """The cell's lines, as IPython splits them (`str.splitlines`)."""
+    return text.splitlines(keepends)
+
+
+class PythonLines:
+    """Python's (libcst's, `ast`'s) 1-based line numbers of a cell, as 0-based cell lines."""
+
+    def __init__(self, text: str) -> None:
+        self._python_starts = [0] + [m.end() for m in _PYTHON_LINE_END.finditer(text)]
+        self._cell_starts = []
+        offset = 0
+        for line in split(text):
+            self._cell_starts.append(offset)
+            offset += len(line)
+        self._length = len(text)
+
+    def start(self, python_line: int) -> int:
+        """The cell line that Python's line `python_line` (1-based) starts in."""
+        return self._cell_line_at(self._python_starts[python_line - 1])
+
+    def end(self, python_line: int) -> int:
+        """The cell line after the one that Python's line `python_line` (1-based) ends in."""
+        if python_line < len(self._python_starts):
+            last = self._python_starts[python_line] - 1  # its line break
+        else:
+            last = self._length - 1
+        return self._cell_line_at(max(last, self._python_starts[python_line - 1])) + 1
+
+    def _cell_line_at(self, offset: int) -> int:
+        return max(bisect.bisect_right(self._cell_starts, offset) - 1, 0)
