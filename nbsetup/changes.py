@@ -12,7 +12,7 @@ from typing import Any
 #: Kinds a user should look at (warnings in text, annotations on GitHub); a notebook with
 #: nothing to change still reports these.
 WARNING_KINDS = frozenset(
-    {"conflict", "mismatch", "left", "moved", "preloaded", "restart", "repaired"}
+    {"conflict", "mismatch", "left", "moved", "preloaded", "restart", "repaired", "unguaranteed"}
 )
 #: Kinds the pin policy reports once per package of the environment cell it writes.
 PACKAGE_KINDS = frozenset(

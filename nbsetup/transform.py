@@ -24,6 +24,7 @@ from nbsetup import (
     guard,
     install_lines,
     installs,
+    packages,
     runtime,
     verdicts,
 )
@@ -34,6 +35,10 @@ from nbsetup.notebook_io import cell_text
 from nbsetup.pins import Pins
 
 NO_PINS = Pins()
+
+
+#: Installers whose requirements are pinned from the pip pins.
+PIP = frozenset({"pip", "uv"})
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
     env = _EnvDocument.read(cells[env_index]) if env_index is not None else _EnvDocument()
     moving = verdicts.moving_sites(sites, env.commands)
     changes = [change for site in sites for change in _left_changes(site)]
+    changes += _unguaranteed_pins(sites, pins)
     if env_index is None and not moving:
         return Result(notebook, tuple(changes), unchanged.origins)
     changes += [_hoisted_change(site) for site in moving]
@@ -373,6 +379,33 @@ def _left_changes(site: InstallSite) -> list[Change]:
         )
         for reason, commands in verdicts.left_in_place(site).items()
     ]
+
+
+def _unguaranteed_pins(sites: Sequence[InstallSite], pins: Pins) -> list[Change]:
+    """R3: a pinned pip package that an install left in place installs (again) is reported.
+
+    That install runs where it stands, after the environment cell, as written: it may install
+    another version than the pin, so the report does not claim the pin holds.
+    """
+    changes = []
+    for site in sites:
+        for command in site.commands:
+            if command.movable or command.action != "install" or command.manager not in PIP:
+                continue
+            for text in command.requirements:
+                name = packages.named(text)
+                entry = pins.lookup(name) if name is not None else None
+                if entry is None:
+                    continue
+                message = (
+                    f"{name}: pinned to {entry.text!r} by {_where(entry.origin, entry.line)}, but "
+                    f"this install stays in place and installs {text!r}: the pin is not "
+                    "guaranteed"
+                )
+                changes.append(
+                    Change("unguaranteed", message, site.cell + 1, site.start + 1, name)
+                )
+    return changes
 
 
 def _hoisted_change(site: InstallSite) -> Change:

@@ -291,3 +291,15 @@ def test_kernels_decide_which_notebooks_are_rewritten(accepted, language, skippe
     assert (kernels.skip_reason(notebook, accepted) is not None) is skipped
     assert (fixed.status == "skipped") is skipped
     assert (fixed.data == data) is skipped
+
+
+def test_a_pinned_package_an_install_left_in_place_installs_is_not_guaranteed():
+    pins = parse_requirements("numpy==1.26.4\n", "requirements.txt", lambda path: "")
+    cell = "import os\nif os.environ.get('OLD'):\n    !pip install numpy==1.24 rich\n"
+    result = transform.hoist(_nb(_code(cell)), pins)
+    warnings = [c for c in result.changes if c.kind == "unguaranteed"]
+    assert [(c.cell, c.line, c.package) for c in warnings] == [(1, 3, "numpy")]
+    assert warnings[0].message == (
+        "numpy: pinned to 'numpy==1.26.4' by requirements.txt, line 1, but this install stays "
+        "in place and installs 'numpy==1.24': the pin is not guaranteed"
+    )
