@@ -20,11 +20,10 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from nbsetup import distributions, envcell, install_lines, installs, packages, runtime, verdicts
+from nbsetup import distributions, install_lines, packages, runtime, verdicts
 from nbsetup.distributions import NO_PACKAGES, PackageMap
 from nbsetup.imports import Import, find_imports, written_modules
 from nbsetup.installs.records import InstallCommand, InstallSite
-from nbsetup.notebook_io import cell_text
 from nbsetup.rules import captured, moving_refs, renamed, repairs
 from nbsetup.rules.fallbacks import find_fallbacks
 from nbsetup.rules.finding import Finding
@@ -135,18 +134,14 @@ def diagnose(
     Without it only the curated table and guesses map imports to distributions. Whether the
     notebook's kernel is checked at all is the caller's decision (`kernels`).
     """
-    cells = notebook["cells"]
-    sources = [cell_text(cell) if cell["cell_type"] == "code" else None for cell in cells]
-    env_index = envcell.find(cells)
-    # As in `transform.hoist`, the environment cell is scanned on its own.
-    others = installs.find_installs([None if i == env_index else s for i, s in enumerate(sources)])
-    env_sites: tuple[InstallSite, ...] = ()
-    if env_index is not None:
-        env_sites = tuple(
-            dataclasses.replace(site, cell=env_index)
-            for site in installs.find_installs([envcell.user_view(sources[env_index] or "")])
-        )
-    sites = sorted((*others, *env_sites), key=lambda site: (site.cell, site.start))
+    found = verdicts.notebook_sites(notebook)
+    sources, env_index, others, env_sites = (
+        list(found.sources),
+        found.env_index,
+        found.others,
+        found.env_sites,
+    )
+    sites = found.all
     imports = find_imports(sources)
     local = config.local_modules | written_modules(sources)
     provided: frozenset[str] = frozenset()

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
+from nbsetup import envcell, installs
 from nbsetup.installs.records import InstallCommand, InstallSite
+from nbsetup.notebook_io import cell_text
 
 # A line that keeps nothing alive once the installs around it are gone: blank, a comment, or
 # a bare cell magic (`%%capture`, `%%bash`, `%%time`, ...), which with no body left does
@@ -84,3 +88,40 @@ def repairs(site: InstallSite) -> list[InstallCommand]:
     what the original did): `% pip install x`, unquoted `pkg>=1.2`. `fix` hoists them with a
     warning; `check` reports them."""
     return [command for command in site.commands if command.repaired is not None]
+
+
+@dataclass(frozen=True)
+class NotebookSites:
+    """A notebook's install sites, the environment cell read as nbsetup reads it back."""
+
+    #: Each cell's source, None for markdown and raw cells.
+    sources: tuple[str | None, ...]
+    env_index: int | None
+    #: The sites outside the environment cell, in notebook order.
+    others: tuple[InstallSite, ...]
+    #: The environment cell's own sites (its generated blocks read past, `envcell.user_view`).
+    env_sites: tuple[InstallSite, ...]
+
+    @property
+    def all(self) -> list[InstallSite]:
+        """Every site, in cell and line order."""
+        return sorted((*self.others, *self.env_sites), key=lambda site: (site.cell, site.start))
+
+
+def notebook_sites(notebook: dict[str, Any]) -> NotebookSites:
+    """The install sites of a notebook as `check` and `lock` read them.
+
+    The environment cell is scanned on its own, as `transform.hoist` scans it: what came
+    before it does not judge it.
+    """
+    cells = notebook["cells"]
+    sources = tuple(cell_text(cell) if cell["cell_type"] == "code" else None for cell in cells)
+    env_index = envcell.find(cells)
+    others = installs.find_installs([None if i == env_index else s for i, s in enumerate(sources)])
+    env_sites: tuple[InstallSite, ...] = ()
+    if env_index is not None:
+        env_sites = tuple(
+            replace(site, cell=env_index)
+            for site in installs.find_installs([envcell.user_view(sources[env_index] or "")])
+        )
+    return NotebookSites(sources, env_index, others, env_sites)

@@ -25,9 +25,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from nbsetup import envcell, install_lines, installs, packages
+from nbsetup import install_lines, packages, verdicts
 from nbsetup.installs.records import InstallSite
-from nbsetup.notebook_io import cell_text
 from nbsetup.pins import Pins, RequirementEntry
 
 #: Options that change which versions a resolver may choose; the others (`--upgrade`,
@@ -140,17 +139,7 @@ def notebook_requests(notebook: dict[str, Any], path: str, directory: str) -> li
 
 def _sites(notebook: dict[str, Any]) -> list[InstallSite]:
     """Install sites in cell and line order, the environment cell read as `check` reads it."""
-    cells = notebook["cells"]
-    sources = [cell_text(cell) if cell["cell_type"] == "code" else None for cell in cells]
-    env_index = envcell.find(cells)
-    others = installs.find_installs([None if i == env_index else s for i, s in enumerate(sources)])
-    env_sites: tuple[InstallSite, ...] = ()
-    if env_index is not None:
-        env_sites = tuple(
-            dataclasses.replace(site, cell=env_index)
-            for site in installs.find_installs([envcell.user_view(sources[env_index] or "")])
-        )
-    return sorted((*others, *env_sites), key=lambda site: (site.cell, site.start))
+    return verdicts.notebook_sites(notebook).all
 
 
 def resolve_options(options: Sequence[tuple[str, str | None]], directory: str) -> tuple[str, ...]:
