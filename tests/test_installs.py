@@ -792,6 +792,14 @@ BARRIERS = [
         id="pip download",
     ),
     pytest.param(
+        [
+            "!wget -P wheels https://x/secretpkg-1.0-py3-none-any.whl\n",
+            "!pip install -f wheels s\n",
+        ],
+        "reads a --find-links directory after a download in the notebook",
+        id="wget into a --find-links directory",
+    ),
+    pytest.param(
         ["!false && pip install x\n"],
         "runs only if `false` succeeds",
         id="false &&",

@@ -98,6 +98,8 @@ class _State:
     written: set[str] = field(default_factory=set)
     #: Canonical names of pip packages the notebook uninstalled.
     uninstalled: set[str] = field(default_factory=set)
+    #: `wget`/`curl` ran: a local `--find-links` directory may hold what they fetched.
+    downloaded: bool = False
     #: The first line that stops hoisting (`barrier_at`): an install that stays where it is,
     #: or a change of what later installs resolve against. Nothing after it moves above it.
     barrier: str | None = None
@@ -129,6 +131,8 @@ def _judge(command: InstallCommand, state: _State, directory_changed: bool) -> I
                 reason = "relative path after a git clone"
             if reason:
                 break
+        if reason is None and state.downloaded and _local_find_links(command):
+            reason = "reads a --find-links directory after a download in the notebook"
         reinstall = command.manager in ("pip", "uv") and command.action == "install"
         if reason is None and reinstall and _names(command.requirements) & state.uninstalled:
             reason = "installed again after an uninstall"
@@ -137,6 +141,14 @@ def _judge(command: InstallCommand, state: _State, directory_changed: bool) -> I
     if command.manager in ("pip", "uv") and command.action == "uninstall":
         state.uninstalled |= _names(command.requirements)
     return command
+
+
+def _local_find_links(command: InstallCommand) -> bool:
+    """Whether a pip command reads packages from a directory on this disk (`-f wheels`)."""
+    return any(
+        flag in ("-f", "--find-links") and value is not None and "://" not in value
+        for flag, value in command.options
+    )
 
 
 def _shell_writes(part: Part) -> set[str]:
@@ -161,6 +173,8 @@ def _apply_shell_state(part: Part, state: _State, cell: int, line: int) -> None:
     if "git" in part.words[:2] and "clone" in part.words:
         state.cloned = True
     words = part.words
+    if words[:1] in (("wget",), ("curl",)):
+        state.downloaded = True
     if "config" in words[1:4] and _TOOL_HINT.match(words[0] if words else ""):
         state.barrier_at(f"`{' '.join(words[:3])}`", cell, line)
     elif words[:1] == ("export",) and any(_RESOLVER_VARIABLE.match(w) for w in words[1:]):
