@@ -28,9 +28,9 @@ GUARD_EXCEPTIONS = frozenset({"ImportError", "ModuleNotFoundError", "Exception",
 
 # `try: ... except* ImportError:` (3.11+) has the same fields as `try`.
 if sys.version_info >= (3, 11):
-    _TRY_NODES: tuple[type[ast.stmt], ...] = (ast.Try, ast.TryStar)
+    TRY_NODES: tuple[type[ast.stmt], ...] = (ast.Try, ast.TryStar)
 else:
-    _TRY_NODES = (ast.Try,)
+    TRY_NODES = (ast.Try,)
 _IMPORT = re.compile(r"import\s+(.+)", re.DOTALL)
 _FROM = re.compile(r"from\s+(\.*)\s*([\w.]*)\s+import\s+(.+)", re.DOTALL)
 _WORD = re.compile(r"[\w.*]+")
@@ -94,14 +94,26 @@ def written_modules(sources: Sequence[str | None]) -> frozenset[str]:
     return frozenset(modules)
 
 
-def _cell_imports(cell: int, source: str) -> list[Import]:
-    # Parse first; only a cell that is not plain Python needs its magics looked at and masked.
+def parse_cell(source: str) -> tuple[ast.Module | None, bool]:
+    """A code cell's syntax tree (None when it does not parse), and whether it is Python.
+
+    Parsed as is first; only a cell that is not plain Python has its magics looked at: the body
+    of a cell magic that runs something else (`%%bash`) is not Python, and in the others the
+    IPython lines are masked before a second try.
+    """
     tree = _parse(source)
     if tree is None:
         scan = scan_cell(source)
         if scan.cell_magic is not None and scan.cell_magic[0] not in IMPORTING_CELL_MAGICS:
-            return []
+            return None, False
         tree = _parse(mask_cell(source))
+    return tree, True
+
+
+def _cell_imports(cell: int, source: str) -> list[Import]:
+    tree, python = parse_cell(source)
+    if not python:
+        return []
     if tree is None:
         return list(_scan_lines(cell, source))
     found: list[Import] = []
@@ -136,7 +148,7 @@ def _collect(
             found.extend(_node_imports(node, cell, runs, guarded))
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             _collect(node.body, cell, found, False, guarded)
-        elif isinstance(node, _TRY_NODES):
+        elif isinstance(node, TRY_NODES):
             catches = any(_catches_import_error(handler.type) for handler in node.handlers)
             _collect(node.body, cell, found, runs, guarded or catches)
             for handler in node.handlers:

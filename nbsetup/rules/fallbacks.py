@@ -8,17 +8,9 @@ whose handler catches ImportError, the lines of its body and of its handlers.
 from __future__ import annotations
 
 import ast
-import sys
-import warnings
 from dataclasses import dataclass
 
-from nbsetup.imports import GUARD_EXCEPTIONS, IMPORTING_CELL_MAGICS
-from nbsetup.magics import mask_cell, scan_cell
-
-if sys.version_info >= (3, 11):
-    _TRY_NODES: tuple[type[ast.stmt], ...] = (ast.Try, ast.TryStar)
-else:
-    _TRY_NODES = (ast.Try,)
+from nbsetup.imports import GUARD_EXCEPTIONS, TRY_NODES, parse_cell
 
 
 @dataclass(frozen=True)
@@ -45,17 +37,12 @@ def find_fallbacks(source: str) -> tuple[Fallback, ...]:
     """The install fallbacks of one code cell (a cell that is not Python has none)."""
     if "try" not in source:
         return ()
-    tree = _parse(source)
-    if tree is None:
-        magic = scan_cell(source).cell_magic
-        if magic is not None and magic[0] not in IMPORTING_CELL_MAGICS:
-            return ()
-        tree = _parse(mask_cell(source))
+    tree, _ = parse_cell(source)
     if tree is None:
         return ()
     found = []
     for node in ast.walk(tree):
-        if not isinstance(node, _TRY_NODES) or not node.body:
+        if not isinstance(node, TRY_NODES) or not node.body:
             continue
         handlers = tuple(
             (handler.lineno - 1, handler.end_lineno or handler.lineno)
@@ -66,18 +53,6 @@ def find_fallbacks(source: str) -> tuple[Fallback, ...]:
             end = node.body[-1].end_lineno or node.body[-1].lineno
             found.append(Fallback((node.lineno - 1, end), handlers))
     return tuple(found)
-
-
-def _parse(text: str) -> ast.Module | None:
-    flags = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = compile(text, "<cell>", "exec", flags=flags, dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    assert isinstance(tree, ast.Module)
-    return tree
 
 
 def _catches_import_error(handler: ast.expr | None) -> bool:
