@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from nbsetup import packages
 from nbsetup.installs.records import InstallSite
-from nbsetup.rules.finding import Finding
+from nbsetup.rules.finding import Finding, pip_requirements
 
 CODE = "NBS010"
 SUMMARY = "VCS install of a moving branch"
@@ -26,14 +26,10 @@ _TAG = re.compile(r"(?:[\w.-]*[-_/])?v?\d+(?:\.\d+)+[\w.+-]*|v\d+")
 
 def find(sites: Sequence[InstallSite]) -> Iterator[Finding]:
     """NBS010 findings: pip/uv VCS requirements whose reference is not a commit or a tag."""
-    for site in sites:
-        for command in site.commands:
-            if command.action != "install" or command.manager not in ("pip", "uv"):
-                continue
-            for text in command.requirements:
-                message = describe(text)
-                if message is not None:
-                    yield Finding.at(site, CODE, message, packages.pip_name(text))
+    for site, text in pip_requirements(sites):
+        message = describe(text)
+        if message is not None:
+            yield Finding.at(site, CODE, message, packages.pip_name(text))
 
 
 def describe(text: str) -> str | None:

@@ -16,7 +16,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from nbsetup.installs.records import InstallSite
-from nbsetup.rules.finding import Finding
+from nbsetup.rules.finding import Finding, pip_requirements
 
 CODE = "NBS009"
 SUMMARY = "install of a deprecated or renamed PyPI name"
@@ -65,14 +65,10 @@ RENAMED: Mapping[str, Renamed] = MappingProxyType(
 
 def find(sites: Sequence[InstallSite]) -> Iterator[Finding]:
     """NBS009 findings: pip/uv installs of a name in `RENAMED`."""
-    for site in sites:
-        for command in site.commands:
-            if command.action != "install" or command.manager not in ("pip", "uv"):
-                continue
-            for text in command.requirements:
-                message = describe(text)
-                if message is not None:
-                    yield Finding.at(site, CODE, message, _name(text))
+    for site, text in pip_requirements(sites):
+        message = describe(text)
+        if message is not None:
+            yield Finding.at(site, CODE, message, _name(text))
 
 
 def describe(text: str) -> str | None:
