@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -125,8 +125,13 @@ def hoist_options(project: ProjectConfig, label: str | None) -> transform.Config
         style=style,
         pin_missing=project.pin_missing,
         guard=project.guard,
-        preloaded=runtime.preloaded(project.preloaded, project.extend_preloaded, project.runtime),
+        preloaded=_preloaded(project),
     )
+
+
+def _preloaded(project: ProjectConfig) -> Mapping[str, str]:
+    """The distributions the project's runtime imports before the first cell, with why."""
+    return runtime.preloaded(project.preloaded, project.extend_preloaded, project.runtime)
 
 
 @dataclass(frozen=True)
@@ -284,9 +289,7 @@ def check_data(
     in_force = replace(
         rules,
         local_modules=rules.local_modules | local_modules(here),
-        preloaded=runtime.preloaded(
-            settings.preloaded, settings.extend_preloaded, settings.runtime
-        ),
+        preloaded=_preloaded(settings),
         profile=profile,
     )
     # A hosted runtime's own list maps imports to distributions; for a local Jupyter kernel,
