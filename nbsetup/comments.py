@@ -9,7 +9,12 @@ Colab form lines (`#@title`, `#@param`, `#@markdown`) belong to their cell and s
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Collection, Sequence
+from typing import Any
+
+from nbsetup import envcell
+from nbsetup.notebook_io import cell_text
 
 _COLAB_FORM = re.compile(r"\s*#\s*@(title|param|markdown)\b")
 
@@ -56,6 +61,20 @@ def comments(source: str) -> list[str]:
         at = _comment_start(line)
         if at is not None:
             found.append(line[at:].strip())
+    return found
+
+
+def notebook_comments(notebook: dict[str, Any]) -> Counter[str]:
+    """Every comment of a notebook's code cells, counted; the environment cell's header and
+    generated blocks, nbsetup's own, left out (`envcell.document`)."""
+    found: Counter[str] = Counter()
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        text = cell_text(cell)
+        if envcell.find([cell]) == 0:
+            text = "\n".join(envcell.document(text))
+        found.update(comments(text))
     return found
 
 

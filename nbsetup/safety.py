@@ -29,7 +29,6 @@ import importlib.util
 import itertools
 import json
 import re
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,19 +230,7 @@ def _reused_problem(index: int, old: dict[str, Any], new: dict[str, Any]) -> str
 
 def _comments_problem(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     """A comment of the original that the rewrite does not have (as many times)."""
-
-    def counted(notebook: dict[str, Any]) -> Counter[str]:
-        found: Counter[str] = Counter()
-        for cell in notebook["cells"]:
-            if cell["cell_type"] != "code":
-                continue
-            text = cell_text(cell)
-            if _is_env(cell):  # its header and generated blocks are nbsetup's own
-                text = "\n".join(envcell.document(text))
-            found.update(comments.comments(text))
-        return found
-
-    lost = counted(old) - counted(new)
+    lost = comments.notebook_comments(old) - comments.notebook_comments(new)
     if lost:
         return f"the comment {next(iter(lost))!r} was lost"
     return None

@@ -101,17 +101,6 @@ def _without_installs(source: str, cell: int, sites: Sequence[Any]) -> list[str]
     return lines
 
 
-def _comments(notebook: dict[str, Any]) -> Counter[str]:
-    found: Counter[str] = Counter()
-    for cell in notebook["cells"]:
-        if cell["cell_type"] == "code":
-            text = cell_text(cell)
-            if envcell.find([cell]) == 0:
-                text = "\n".join(envcell.document(text))
-            found.update(comments.comments(text))
-    return found
-
-
 def _reused(old: dict[str, Any], env: dict[str, Any]) -> int | None:
     """The old cell whose place the environment cell took (its id, outputs, metadata), if any."""
     own = {k: v for k, v in env.items() if k not in ("source", "metadata")}
@@ -175,7 +164,7 @@ def test_corpus_notebook(run: Run, name: str) -> None:
         ]
         assert not runs, f"{name}: code cell {runs[0] + 1} runs before the environment cell"
     # Nothing the author wrote is lost: every comment of the input is in the output.
-    lost = _comments(old) - _comments(new)
+    lost = comments.notebook_comments(old) - comments.notebook_comments(new)
     assert not lost, f"{name}: comments lost: {sorted(lost)[:3]}"
     old_sites = find_installs(_code_sources(old))
     apt = any(

@@ -14,7 +14,6 @@ import os
 import re
 import shlex
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +100,7 @@ def check_cells(
     others = [origin for index, origin in enumerate(origins) if index not in envs]
     assert None not in others, "only the environment cell is new"
     assert others == sorted(others), "cells keep their order"
-    lost = _comments(old_cells) - _comments(new_cells)
+    lost = comments.notebook_comments(old) - comments.notebook_comments(new)
     assert not lost, f"comments lost: {sorted(lost)}"
     if envs:
         runs = [
@@ -143,17 +142,6 @@ def check_cells(
         assert not (generated.moved[index] and all(INERT.fullmatch(line) for line in kept)), (
             f"cell {index + 1} holds nothing but comments, blank lines or a cell magic"
         )
-
-
-def _comments(cells: list[dict]) -> Counter[str]:
-    found: Counter[str] = Counter()
-    for cell in cells:
-        if cell["cell_type"] == "code":
-            text = cell_text(cell)
-            if envcell.find([cell]) == 0:
-                text = "\n".join(envcell.document(text))
-            found.update(comments.comments(text))
-    return found
 
 
 def _code_lines(text: str) -> list[str]:
