@@ -9,7 +9,6 @@ since they apply to `%conda install` lines only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -144,25 +143,6 @@ def merge_pins(*pins: Pins) -> Pins:
         tuple(o for p in pins for o in p.options),
         tuple(f for p in pins for f in p.files),
     )
-
-
-def pins_from_versions(versions: Mapping[str, str], origin: str) -> Pins:
-    """Exact pins from installed versions, e.g. `{"numpy": "1.26.4"}` → `numpy==1.26.4`.
-
-    For `--pin-missing=env`: the caller reads `importlib.metadata` and merges the result after
-    the file pins with `merge_pins`, so a requirements file always wins.
-    """
-    entries = []
-    for number, (name, version) in enumerate(versions.items(), start=1):
-        text = f"{name}=={version}"
-        try:
-            requirement = Requirement(text)
-        except InvalidRequirement as error:
-            raise RequirementsError(origin, invalid_reason(text, error), number) from None
-        entries.append(
-            RequirementEntry(text, requirement, canonicalize_name(name), origin, number)
-        )
-    return Pins(tuple(entries))
 
 
 def invalid_reason(text: str, error: InvalidRequirement) -> str:

@@ -14,7 +14,6 @@ from nbsetup.sources.requirements_txt import (
     load_requirements,
     merge_pins,
     parse_requirements,
-    pins_from_versions,
 )
 
 
@@ -513,13 +512,6 @@ def test_merge_pins_first_wins():
     assert numpy is not None
     assert numpy.text == "numpy==1.26.4"
     assert merged.lookup("pandas") is not None
-
-
-def test_pins_from_versions():
-    pins = pins_from_versions({"NumPy": "1.26.4"}, "environment")
-    entry = pins.lookup("numpy")
-    assert entry is not None
-    assert (entry.text, entry.origin) == ("NumPy==1.26.4", "environment")
 
 
 # --- the I/O edge -------------------------------------------------------------------------

@@ -31,7 +31,6 @@ from nbsetup.pins import (
     RequirementsError,
     invalid_reason,
     merge_pins,
-    pins_from_versions,
 )
 
 #: Options that take a value and apply to the whole install (pip's `SUPPORTED_OPTIONS`).
@@ -408,7 +407,6 @@ __all__ = [
     "named_like_pin_file",
     "os_error_reason",
     "parse_requirements",
-    "pins_from_versions",
     "read_file",
     "read_pin_bytes",
 ]
