@@ -56,7 +56,9 @@ def comments(source: str) -> list[str]:
     A `#` inside a quoted string on its line does not start one. Lines inside multi-line
     strings may be counted too: the rule is for keeping text, and counting more is safe.
     """
-    found = []
+    found: list[str] = []
+    if "#" not in source:
+        return found
     for line in source.splitlines():
         at = _comment_start(line)
         if at is not None:
@@ -79,6 +81,12 @@ def notebook_comments(notebook: dict[str, Any]) -> Counter[str]:
 
 
 def _comment_start(line: str) -> int | None:
+    at = line.find("#")
+    if at < 0:
+        return None
+    before = line[:at]
+    if "'" not in before and '"' not in before:
+        return at  # no quote before the first `#`: nothing can hide it
     quote: str | None = None
     index = 0
     while index < len(line):

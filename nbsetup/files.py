@@ -193,21 +193,51 @@ def temp_prefix(name: str) -> str:
 
 
 def remove_stale_temps(directory: Path, prefix: str) -> None:
-    """Remove `prefix` temp files in `directory` older than this run, as far as permitted."""
-    random = f"[a-z0-9_]{{{_RANDOM}}}"  # what `tempfile.mkstemp` puts between the two
-    pattern = re.compile(re.escape(prefix) + random + re.escape(TEMP_SUFFIX))
+    """Remove `prefix` temp files in `directory` older than this run, as far as permitted.
+
+    The directory is listed once per process: the stale temp files of all its notebooks are
+    found then (files written during the run are newer than the cutoff, so a later listing
+    would find no more), and each notebook's are removed when it is written. Listing it on
+    every write made a batch cost quadratic in the files per directory.
+    """
+    key = os.path.abspath(directory)
+    stale = _STALE.get(key)
+    if stale is None:
+        stale = _STALE[key] = _stale_temps(directory)
+    for entry_path in stale.pop(prefix, ()):
+        with contextlib.suppress(OSError):
+            status = os.stat(entry_path, follow_symlinks=False)
+            if (
+                stat.S_ISREG(status.st_mode)
+                and status.st_mtime < RUN_STARTED - STALE_AFTER_SECONDS
+            ):
+                os.unlink(entry_path)
+
+
+#: The stale temp files of each directory listed so far, by the prefix of their notebook.
+_STALE: dict[str, dict[str, list[str]]] = {}
+_TEMP_NAME = re.compile(rf"(\..*\.)[a-z0-9_]{{{_RANDOM}}}{re.escape(TEMP_SUFFIX)}", re.S)
+
+
+def _stale_temps(directory: Path) -> dict[str, list[str]]:
+    """The temp files in `directory` older than this run, by prefix (`temp_prefix`)."""
     cutoff = RUN_STARTED - STALE_AFTER_SECONDS
+    found: dict[str, list[str]] = {}
     try:
         entries = list(os.scandir(directory))
     except OSError:
-        return
+        return found
     for entry in entries:
-        if not pattern.fullmatch(entry.name):
+        if not entry.name.endswith(TEMP_SUFFIX):
+            continue
+        match = _TEMP_NAME.fullmatch(entry.name)
+        if match is None:
             continue
         with contextlib.suppress(OSError):
             status = entry.stat(follow_symlinks=False)
             if stat.S_ISREG(status.st_mode) and status.st_mtime < cutoff:
-                os.unlink(entry.path)
+                found.setdefault(match.group(1), []).append(entry.path)
+    return found
 
 
 def reason(error: OSError) -> str:

@@ -28,6 +28,7 @@ Rules (CONTRACT "Pins"):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -329,11 +330,13 @@ def _extend_unique(target: list[str], items: Sequence[str]) -> None:
     target.extend(item for item in items if item not in target)
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse(text: str) -> Requirement | None:
     """The requirement, or None when it does not parse or does not survive printing.
 
     packaging prints the marker string `'\\'` as `"\"`, which it cannot read back; such
-    requirements are kept as written.
+    requirements are kept as written. Parsed once per string and process (the same
+    requirements recur across a collection); callers never change the result.
     """
     try:
         requirement = Requirement(text)

@@ -33,7 +33,7 @@ def test_bench_compare_quick(tmp_path: Path) -> None:
 
     assert run.returncode == 0, run.stderr
     result = json.loads(output.read_text(encoding="utf-8"))
-    assert result["schema"] == "nbsetup-bench-compare/1"
+    assert result["schema"] == "nbsetup-bench-compare/2"
     assert result["machine"]["cpus"] >= 1
     assert result["machine"]["versions"]["python"]
     assert result["corpus"]["notebooks"] == 3
@@ -41,6 +41,7 @@ def test_bench_compare_quick(tmp_path: Path) -> None:
         "floor process",
         "floor in-process",
         "nbsetup process",
+        "nbsetup default jobs process",
         "nbsetup in-process",
         "single nbsetup",
         "single python -c pass",
@@ -50,7 +51,14 @@ def test_bench_compare_quick(tmp_path: Path) -> None:
     assert [row["factor"] for row in result["scaling"]["rows"]] == [1, 2, 4]
     assert all(row["us_per_cell"] > 0 for row in result["scaling"]["rows"])
     assert result["ratios"]["nbsetup/floor in-process"] > 0
-    assert isinstance(result["targets"]["batch <= 2.5x floor (in-process)"], bool)
+    # Every target: the ratio of this run, its bound, and whether it is met.
+    for target in result["targets"].values():
+        assert target["measured"] > 0 and target["bound"] > 0
+        assert target["met"] == (target["measured"] <= target["bound"])
+    assert result["many_small"]["nbsetup"]["files"] == 40
+    assert result["many_small"]["nbsetup"]["peak_rss_mib"] > 0
+    assert result["big"]["bytes"] > 2 * 1024 * 1024 * 0.9
+    assert result["big"]["peak_per_size"] > 0
     # The corpus itself is never modified.
     assert "numpy pandas" in (corpus / "a.ipynb").read_text(encoding="utf-8")
     # Peer tools are optional (CI installs only `.[test]`): rows for missing ones are left out.
