@@ -217,7 +217,7 @@ def test_unknown_keys_listed_together_with_the_known_ones(repo: Path):
     assert message.endswith(
         "known keys: pin-sources, requirements, exclude, pin-missing, env-cell-style, "
         "quiet-install, kernels, installer, guard, preloaded, extend-preloaded, runtime, select, "
-        "ignore, per-file-ignores, output-format"
+        "ignore, per-file-ignores, output-format, per-file-settings"
     )
 
 
