@@ -172,6 +172,12 @@ def test_an_opted_out_cell_keeps_every_install():
     ]
 
 
+def test_an_opted_out_bash_cell_keeps_every_install():
+    assert _verdicts("%%bash\npip install a", opted_out={0: optouts.CELL_METADATA_REASON}) == [
+        (0, 1, [(False, optouts.CELL_METADATA_REASON)])
+    ]
+
+
 def test_the_opt_out_wins_over_another_reason_to_stay():
     assert _verdicts("if x:\n    !pip install a  # nbsetup: skip") == [
         (0, 1, [(False, optouts.LINE_REASON)])

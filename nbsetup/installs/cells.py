@@ -545,11 +545,12 @@ def _python_cell(
     source: str,
     scan: CellScan,
     state: _State,
-    cell_reason: str | None,
+    choice: str | None,
 ) -> list[InstallSite]:
     """A Python cell (or `%%capture` body): escapes and calls, in line order.
 
-    `cell_reason`: why every install of the cell stays (its cell opts out), or None.
+    `choice`: why every install of the cell stays by the user's choice (its cell opts out),
+    or None.
     """
     floor = 0 if scan.magic_line is None else scan.magic_line + 1
     calls: dict[int, list[PythonCall]] = {}
@@ -569,7 +570,7 @@ def _python_cell(
             text = "".join(lines[logical.start : logical.end])
             _python_line_state(text, state, cell, logical.start)
         if site is not None:
-            site = _opted_out(site, lines, floor, scan.string_lines, cell_reason)
+            site = _opted_out(site, lines, floor, scan.string_lines, choice)
             sites.append(site)
             _note_barrier(site, state)
     return sites
@@ -604,10 +605,10 @@ def _opted_out(
     lines: Sequence[str],
     floor: int,
     in_strings: frozenset[int],
-    cell_reason: str | None,
+    choice: str | None,
 ) -> InstallSite:
     """The site, kept in place when its cell or a `# nbsetup: skip` comment opts it out."""
-    reason = cell_reason or optouts.line_reason(lines, site.start, site.end, floor, in_strings)
+    reason = choice or optouts.line_reason(lines, site.start, site.end, floor, in_strings)
     return site if reason is None else optouts.keep(site, reason)
 
 
@@ -618,11 +619,12 @@ def _shell_cell(
     options: str,
     form: str,
     state: _State,
-    cell_reason: str | None,
+    choice: str | None,
 ) -> list[InstallSite]:
     """A `%%bash`/`%%sh` cell: each body line is a shell command line (no `!`).
 
-    `cell_reason`: why every install of the cell stays (its cell opts out), or None.
+    `choice`: why every install of the cell stays by the user's choice (its cell opts out),
+    or None.
     """
     sites: list[InstallSite] = []
     stack: list[str] = []
@@ -665,7 +667,7 @@ def _shell_cell(
             cell, lines, start, index, "", line, reason, state, directory_changed, indent, how
         )
         if site is not None:
-            site = _opted_out(replace(site, form=form), lines, first, frozenset(), cell_reason)
+            site = _opted_out(replace(site, form=form), lines, first, frozenset(), choice)
             sites.append(site)
             _note_barrier(site, state)
         first_words = line.parts[0].words if line.parts else ()
