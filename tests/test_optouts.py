@@ -344,3 +344,17 @@ def test_per_file_settings_yield_to_the_command_line(tmp_path: Path):
     path = _write(tmp_path, notebook("import a", "!pip install a"), "b.ipynb")
     CliRunner().invoke(main, ["fix", "--no-guard", str(path)])
     assert "guard" not in "".join(json.loads(path.read_bytes())["cells"][0]["source"])
+
+
+def test_a_directive_that_moved_into_the_environment_cell_stays_there():
+    first = transform.hoist(notebook("!pip install a\n# nbsetup: ignore", "import a")).notebook
+    later = {**first, "cells": [*first["cells"], code("!pip install b")]}
+    again = transform.hoist(later).notebook
+    env = again["cells"][envcell.find(again["cells"])]
+    assert "# nbsetup: ignore" in env["source"]
+    assert "!pip install b" in env["source"]
+
+
+def test_ignore_inside_a_string_does_not_silence_check():
+    nb = notebook('import os\nos.system("pip install numpy  # nbsetup: ignore")')
+    assert "NBS006" in {d.code for d in lint.diagnose(nb)}
