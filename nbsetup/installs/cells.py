@@ -725,9 +725,9 @@ def find_installs(
     return _find_installs(tuple(sources), tuple(sorted((opted_out or {}).items())))
 
 
-# The result depends on the sources alone and is immutable, so it is kept for a few calls:
-# the safety check asks again about the cells the transform has just scanned, and gets the
-# same answer without scanning them a second time.
+# The result depends on the sources and the cells that opt out alone and is immutable, so it
+# is kept for a few calls: the safety check asks again about the cells the transform has just
+# scanned, and gets the same answer without scanning them a second time.
 @functools.lru_cache(maxsize=8)
 def _find_installs(
     sources: tuple[str | None, ...], opted_out: tuple[tuple[int, str], ...]
