@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -358,3 +359,15 @@ def test_a_directive_that_moved_into_the_environment_cell_stays_there():
 def test_ignore_inside_a_string_does_not_silence_check():
     nb = notebook('import os\nos.system("pip install numpy  # nbsetup: ignore")')
     assert "NBS006" in {d.code for d in lint.diagnose(nb)}
+
+
+def test_lock_reads_nothing_from_an_opted_out_notebook(tmp_path: Path, monkeypatch):
+    # An index that answers nothing: had lock read the install, resolving it would fail.
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/")
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    path = _write(tmp_path, notebook("!pip install a", metadata={"nbsetup": {"skip": True}}))
+    (tmp_path / "requirements.txt").write_text("")
+    result = CliRunner().invoke(main, ["lock", "--check", str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert "no pin file changed" in result.stderr
+    assert (tmp_path / "requirements.txt").read_text() == ""
