@@ -16,9 +16,14 @@
     per-file-ignores = {"drafts/*" = ["NBS002"]}
     output-format = "github"     # the report format when --output-format is not given
 
+    [tool.nbsetup.per-file-settings]    # settings for the files a glob matches
+    "legacy/*.ipynb" = { skip = true }  # fix and check leave these notebooks alone
+    "colab/*.ipynb" = { guard = true, installer = "auto" }
+
 A notebook's settings come from the nearest pyproject.toml holding a `[tool.nbsetup]` table,
 from its directory upwards to the repository root, as black and ruff find theirs. Precedence:
-command line > pyproject.toml > defaults. The nearest table is used whole; tables further up
+command line > a matching `per-file-settings` table (a later one over an earlier one) >
+pyproject.toml > defaults (`for_file`). The nearest table is used whole; tables further up
 are not merged into it. `requirements` is the older name of `pin-sources` and is still read;
 a table may not set both.
 """
@@ -29,7 +34,7 @@ import difflib
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -96,6 +101,11 @@ class ProjectConfig:
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: The report format of a run started in this project without `--output-format`.
     output_format: str | None = None
+    #: `[tool.nbsetup.per-file-settings]`: each glob with the settings it gives the files it
+    #: matches, as (field name, value) pairs, in the file's order; `for_file` applies them.
+    per_file_settings: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] = ()
+    #: The `per-file-settings` glob whose `skip = true` opts this notebook out (`for_file`).
+    skipped_by: str | None = None
     #: The pyproject.toml these settings were read from; None: no file.
     source: Path | None = None
 
@@ -132,6 +142,20 @@ def merge(overrides: Overrides, project: ProjectConfig) -> ProjectConfig:
     """
     given = {f.name: getattr(overrides, f.name) for f in fields(overrides)}
     return replace(project, **{name: value for name, value in given.items() if value is not None})
+
+
+def for_file(project: ProjectConfig, path: Path) -> ProjectConfig:
+    """The settings for the notebook at `path`: `project`'s, with every `per-file-settings`
+    table whose glob matches it applied in the file's order (a later one wins for a key).
+
+    A glob matches as a `per-file-ignores` glob does (`selection.matches`): the file's name,
+    its path relative to the pyproject.toml's directory, or its path as given.
+    """
+    given: dict[str, Any] = {}
+    for glob, settings in project.per_file_settings:
+        if selection.matches(path, project.root, glob):
+            given.update(settings)
+    return replace(project, **given) if given else project
 
 
 def find_project_config(start: Path) -> Path | None:
@@ -184,6 +208,8 @@ def parse_config(document: Mapping[str, Any], path: Path) -> ProjectConfig:
         except _Invalid as invalid:
             message = f"[tool.nbsetup] {key}: expected {expected}, got {invalid.got}"
             raise ConfigError(path, message, key) from None
+        except _Problem as problem:
+            raise ConfigError(path, str(problem), key) from None
     root = path.absolute().parent
     # Lexically normalised, so that a report names `../requirements.txt`, not `a/../b.txt`.
     given = values.pop("pin_sources", ()) or values.pop("requirements", ())
@@ -217,6 +243,10 @@ class _Invalid(Exception):
     def __init__(self, got: str) -> None:
         super().__init__(got)
         self.got = got
+
+
+class _Problem(Exception):
+    """A value inside a key's value that is not valid; the message says where and why."""
 
 
 def _boolean(value: object) -> bool:
@@ -284,6 +314,54 @@ def _per_file_ignores(value: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple((str(glob), _selectors(codes)) for glob, codes in value.items())
 
 
+#: The keys a `per-file-settings` table may set: how `fix` treats the files it matches, and
+#: `skip`. Project-wide keys (pin sources, excludes, rule selection, the report) are not
+#: per file; `per-file-ignores` selects rules per file.
+_FILE_KEYS = (
+    "skip",
+    "pin-missing",
+    "env-cell-style",
+    "quiet-install",
+    "installer",
+    "guard",
+    "runtime",
+)
+_PER_FILE = "[tool.nbsetup.per-file-settings]"
+
+
+def _per_file_settings(value: object) -> tuple[tuple[str, tuple[tuple[str, object], ...]], ...]:
+    """`{"legacy/*" = {skip = true}}` → `(("legacy/*", (("skipped_by", "legacy/*"),)),)`."""
+    if not isinstance(value, dict):
+        raise _Invalid(_describe(value))
+    found = []
+    for glob, table in value.items():
+        where = f"{_PER_FILE} {json.dumps(glob, ensure_ascii=False)}"
+        if not glob:
+            raise _Problem(f"{_PER_FILE}: a glob may not be empty")
+        if not isinstance(table, dict):
+            raise _Problem(f"{where}: expected a table of settings, got {_describe(table)}")
+        unknown = [key for key in table if key not in _FILE_KEYS]
+        if unknown:
+            raise _Problem(_unknown_message(unknown, _FILE_KEYS, where))
+        settings: list[tuple[str, object]] = []
+        for key, setting in table.items():
+            if key == "skip":
+                try:
+                    skip = _boolean(setting)
+                except _Invalid as invalid:
+                    message = f"{where} skip: expected true or false, got {invalid.got}"
+                    raise _Problem(message) from None
+                settings.append(("skipped_by", glob if skip else None))
+                continue
+            reader, expected = _KEYS[key]
+            try:
+                settings.append((key.replace("-", "_"), reader(setting)))
+            except _Invalid as invalid:
+                raise _Problem(f"{where} {key}: expected {expected}, got {invalid.got}") from None
+        found.append((glob, tuple(settings)))
+    return tuple(found)
+
+
 def _output_format(value: object) -> str:
     if not isinstance(value, str) or value not in OUTPUT_FORMATS:
         raise _Invalid(_describe(value))
@@ -313,18 +391,21 @@ _KEYS: dict[str, tuple[Callable[[object], object], str]] = {
     "ignore": (_selectors, "an array of rule codes or prefixes"),
     "per-file-ignores": (_per_file_ignores, "a table of globs to arrays of rule codes"),
     "output-format": (_output_format, " or ".join(json.dumps(s) for s in OUTPUT_FORMATS)),
+    "per-file-settings": (_per_file_settings, "a table of globs to tables of settings"),
 }
 
 
-def _unknown_message(keys: list[str]) -> str:
+def _unknown_message(
+    keys: list[str], known: Collection[str] = _KEYS, table: str = "[tool.nbsetup]"
+) -> str:
     described = []
     for key in keys:
-        close = difflib.get_close_matches(key.replace("_", "-"), _KEYS, n=1)
+        close = difflib.get_close_matches(key.replace("_", "-"), known, n=1)
         described.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
     noun = "key" if len(keys) == 1 else "keys"
-    message = f"unknown {noun} in [tool.nbsetup]: {', '.join(described)}"
+    message = f"unknown {noun} in {table}: {', '.join(described)}"
     if any("?" not in text for text in described):
-        message += f"; known keys: {', '.join(_KEYS)}"
+        message += f"; known keys: {', '.join(known)}"
     return message
 
 

@@ -6,10 +6,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nbsetup import quoting
+from nbsetup import comments, optouts, quoting
 
-#: The cell-metadata key that marks the environment cell.
-MARKER = "nbsetup"
+#: The cell-metadata key that marks the environment cell (where opt-outs are read too).
+MARKER = optouts.NAMESPACE
 #: What the marker holds; fixed, so re-running never churns the metadata.
 MARKER_VALUE: dict[str, Any] = {"role": "environment"}
 #: The id a new environment cell gets in notebooks whose format has cell ids (4.5+).
@@ -24,9 +24,17 @@ INSTALLERS = ("pip", "uv", "auto")
 
 
 def find(cells: Sequence[dict[str, Any]]) -> int | None:
-    """Index of the environment cell: the first code cell whose metadata holds the marker."""
+    """Index of the environment cell: the first code cell whose metadata holds the marker.
+
+    A cell that opts out (`{"nbsetup": {"skip": true}}`, `optouts.cell_reason`) is never the
+    environment cell, though its metadata holds the same key: nothing may change in it.
+    """
     for index, cell in enumerate(cells):
-        if cell["cell_type"] == "code" and isinstance(cell.get("metadata", {}).get(MARKER), dict):
+        if (
+            cell["cell_type"] == "code"
+            and isinstance(cell.get("metadata", {}).get(MARKER), dict)
+            and optouts.cell_reason(cell) is None
+        ):
             return index
     return None
 
@@ -45,8 +53,12 @@ def header(pins_label: str | None) -> list[str]:
 
 
 def is_header(line: str) -> bool:
-    """True for a line nbsetup generated (and so may regenerate)."""
-    return line.lstrip().startswith(HEADER_PREFIX)
+    """True for a line nbsetup generated (and so may regenerate).
+
+    A directive the user wrote (`# nbsetup: skip`, `# nbsetup: ignore[...]`) also starts with
+    `# nbsetup:`, but it is a comment of theirs, kept like any other.
+    """
+    return line.lstrip().startswith(HEADER_PREFIX) and not comments.is_directive_line(line)
 
 
 # --- generated blocks -----------------------------------------------------------------------

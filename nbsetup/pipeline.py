@@ -27,6 +27,7 @@ from nbsetup import (
     kernels,
     lint,
     notebook_io,
+    optouts,
     profiles,
     runtime,
     transform,
@@ -84,8 +85,24 @@ ALL_RULES = lint.Config()
 
 
 def project_for(path: Path, overrides: Overrides = NO_OVERRIDES) -> ProjectConfig:
-    """The settings in force for the notebook at `path`: the command line over its project's."""
-    return config.merge(overrides, project_config(path.absolute().parent))
+    """The settings in force for the notebook at `path`: the command line over its project's,
+    with the project's `per-file-settings` for it (`config.for_file`)."""
+    return config.merge(overrides, config.for_file(project_config(path.absolute().parent), path))
+
+
+def skip_reason(notebook: dict[str, Any], project: ProjectConfig) -> str | None:
+    """Why nbsetup leaves this notebook alone, or None: it opts out (`opt_out_reason`), or its
+    kernel is not one to rewrite (`kernels`). `fix` reports it skipped, byte-identical;
+    `check` checks nothing in it; `lock` reads nothing from it."""
+    return opt_out_reason(notebook, project) or kernels.skip_reason(notebook, project.kernels)
+
+
+def opt_out_reason(notebook: dict[str, Any], project: ProjectConfig) -> str | None:
+    """Why the user has nbsetup leave this notebook alone, or None: its settings say so
+    (`per-file-settings` `skip = true`), or its own metadata does (`optouts`)."""
+    if project.skipped_by is not None:
+        return optouts.file_reason(project.skipped_by)
+    return optouts.notebook_reason(notebook)
 
 
 def choose_pins(path: Path, project: ProjectConfig, request: PinRequest = None) -> PinChoice:
@@ -196,7 +213,7 @@ def _fix(
     # (decoding) first, then its project's settings, then its pins.
     document = codec.loads(data)
     project = settings()
-    skipped = kernels.skip_reason(document.notebook, project.kernels)
+    skipped = skip_reason(document.notebook, project)
     if skipped is not None:
         return Fixed(SKIPPED, data, (Change("skipped", skipped),))
     choice = choose(project)
@@ -280,9 +297,10 @@ def check_data(
     """
     document = textnb_files.codec_for(path, data, text).loads(data)
     settings = project if project is not None else project_for(path, overrides)
-    skipped = kernels.skip_reason(document.notebook, settings.kernels)
+    chosen = opt_out_reason(document.notebook, settings)
+    skipped = chosen or kernels.skip_reason(document.notebook, settings.kernels)
     if skipped is not None:
-        return FileCheck(str(path), skipped=skipped)
+        return FileCheck(str(path), skipped=skipped, opted_out=chosen is not None)
     choice = choose_pins(path, settings, pins)
     here = path.absolute().parent
     profile = profiles.load(notebook_runtime(document.notebook, settings.runtime))

@@ -6,7 +6,8 @@ them once the installs move, nothing else. It raises `UnsafeChange` naming the f
 invariant:
 
 - notebook-level keys and values are unchanged;
-- every markdown/raw cell is kept, unchanged, in order;
+- every markdown/raw cell is kept, unchanged, in order, and so is every code cell that opts
+  out (`optouts`); an install that a `# nbsetup: skip` comment marks is not moved;
 - a kept code cell keeps its outputs, attachments, metadata, id and source shape; its source
   only loses movable install lines (a chain keeps its other parts); a cell disappears only
   when installs were all it held, besides comments, blank lines and a cell magic line;
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbsetup import comments, envcell, installs, packages, verdicts
+from nbsetup import comments, envcell, installs, optouts, packages, verdicts
 from nbsetup.errors import UnsafeChange
 from nbsetup.installs.records import InstallCommand, InstallSite
 from nbsetup.notebook_io import cell_text
@@ -121,6 +122,11 @@ def _structure_problem(
             return f"{cell['cell_type']} cell {index + 1} was removed"
         if new_cells[where[index]] != cell:
             return f"{cell['cell_type']} cell {index + 1} changed"
+    for index in optouts.cell_reasons(old_cells):
+        if index not in where:
+            return f"code cell {index + 1} opts out, but was removed"
+        if new_cells[where[index]] != old_cells[index]:
+            return f"code cell {index + 1} opts out, but changed"
     return None
 
 
@@ -144,7 +150,7 @@ def _content_problem(
         for index, cell in enumerate(old_cells)
     ]
     by_cell: dict[int, list[InstallSite]] = {}
-    for site in installs.find_installs(sources):
+    for site in installs.find_installs(sources, optouts.cell_reasons(old_cells)):
         if site.movable:
             by_cell.setdefault(site.cell, []).append(site)
     where = {origin: index for index, origin in enumerate(origins) if origin is not None}

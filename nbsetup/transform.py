@@ -24,6 +24,7 @@ from nbsetup import (
     guard,
     install_lines,
     installs,
+    optouts,
     packages,
     runtime,
     verdicts,
@@ -81,7 +82,7 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
         cell_text(cell) if cell["cell_type"] == "code" and index != env_index else None
         for index, cell in enumerate(cells)
     ]
-    sites = installs.find_installs(sources)
+    sites = installs.find_installs(sources, optouts.cell_reasons(cells))
     env = _EnvDocument.read(cells[env_index]) if env_index is not None else _EnvDocument()
     moving = verdicts.moving_sites(sites, env.commands)
     changes = [change for site in sites for change in _left_changes(site)]
@@ -368,10 +369,13 @@ def _command_text(command: InstallCommand) -> str:
 
 
 def _left_changes(site: InstallSite) -> list[Change]:
-    """One change per reason a site's commands stay where they are."""
+    """One change per reason a site's commands stay where they are.
+
+    An install the user opted out is `opted-out`, for information: it asks for no look.
+    """
     return [
         Change(
-            "left",
+            "opted-out" if optouts.is_chosen(reason) else "left",
             f"install not moved: {reason}",
             site.cell + 1,
             site.start + 1,
