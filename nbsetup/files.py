@@ -75,8 +75,12 @@ def read_regular(path: Path, limit: int) -> bytes:
             raise FileTooLarge(status.st_size, limit)
         pieces = []
         total = 0
+        # The first read asks for the whole file (one more byte tells that it grew): a big file
+        # is then one allocation, not pieces joined into a second copy.
+        wanted = status.st_size + 1
         while total <= limit:
-            piece = os.read(descriptor, min(_CHUNK, limit + 1 - total))
+            piece = os.read(descriptor, min(max(wanted, _CHUNK), limit + 1 - total))
+            wanted = 0
             if not piece:
                 break
             pieces.append(piece)
@@ -153,7 +157,7 @@ def _replace(
             os.fsync(temp.fileno())
         # The last moment to notice an editor's save (an autosave, `git checkout`) made while
         # this run worked: comparing bytes, not the mtime, which coarse clocks can repeat.
-        if expected is not None and _current(target, len(expected)) != expected:
+        if expected is not None and not _holds(target, expected):
             raise FileChanged(errno.EAGAIN, "changed while nbsetup ran")
         os.replace(temp_name, target)
     except BaseException:
@@ -163,12 +167,30 @@ def _replace(
         raise
 
 
-def _current(target: Path, size: int) -> bytes | None:
-    """What `target` holds now when it is a regular file of `size` bytes, else None."""
+def _holds(target: Path, expected: bytes) -> bool:
+    """Whether `target` is a regular file holding exactly `expected`, compared piece by piece
+    (a big notebook is not read into memory a second time beside its rewrite). It is opened
+    as `read_regular` opens files: a FIFO swapped in cannot block."""
     try:
-        return read_regular(target, size)
+        _check_regular(os.stat(target).st_mode)
+        descriptor = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError:
-        return None  # replaced by a directory, grown, gone: changed all the same
+        return False  # replaced by a directory, gone, unreadable: changed all the same
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode) or status.st_size != len(expected):
+            return False
+        view = memoryview(expected)
+        position = 0
+        while piece := os.read(descriptor, _CHUNK):
+            if view[position : position + len(piece)] != piece:
+                return False
+            position += len(piece)
+        return position == len(expected)
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)
 
 
 def _keep_owner(descriptor: int, status: os.stat_result) -> None:
