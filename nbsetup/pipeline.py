@@ -13,7 +13,6 @@ file, the API passes them on.
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -231,7 +230,11 @@ def _fix(
         # which a run with nothing to change never needs.
         from nbsetup import safety
 
-        safety.verify(document.notebook, json.loads(new_data), result.origins)
+        safety.verify(
+            document.notebook,
+            notebook_io.reread(document, new_data, result.notebook),
+            result.origins,
+        )
     changes = result.changes + tuple(
         Change("paired", f"paired {member} fixed the same way") for member, _ in paired
     )
