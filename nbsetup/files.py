@@ -102,8 +102,13 @@ def _check_regular(mode: int) -> None:
         raise OSError(errno.EINVAL, "not a regular file")
 
 
-def replace(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
+def replace(path: Path, data: bytes, *, expected: bytes | None = None, sync: bool = True) -> None:
     """Replace the file's content at once: same-directory temp file, fsync, then `os.replace`.
+
+    With `sync` false, the temp file is not fsynced: the caller promises `sync_all` once it
+    has written its files (a batch). An interrupted or killed process still leaves the old
+    file or the new one, never a mix: `os.replace` is atomic either way; only a power loss
+    before that sync could find new names whose data the disk does not hold yet.
 
     A symlink is written through to its target; the target's permission bits are kept, and
     its owner and group too where this process may set them (always as root). With
@@ -121,7 +126,13 @@ def replace(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
     prefix = temp_prefix(target.name)
     remove_stale_temps(target.parent, prefix)
     with signals_held(_DURING_REPLACE):
-        _replace(target, status, data, expected, prefix)
+        _replace(target, status, data, expected, prefix, sync)
+
+
+def sync_all() -> None:
+    """Write every file's data to disk (`os.sync`): once after a batch of unsynced replaces."""
+    if hasattr(os, "sync"):
+        os.sync()
 
 
 #: Held back while a temp file exists: otherwise a signal landing between the temp file's
@@ -144,7 +155,12 @@ def signals_held(signals: frozenset[signal.Signals]) -> Iterator[None]:
 
 
 def _replace(
-    target: Path, status: os.stat_result, data: bytes, expected: bytes | None, prefix: str
+    target: Path,
+    status: os.stat_result,
+    data: bytes,
+    expected: bytes | None,
+    prefix: str,
+    sync: bool,
 ) -> None:
     handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=TEMP_SUFFIX)
     try:
@@ -154,7 +170,8 @@ def _replace(
             _keep_owner(temp.fileno(), status)
             # After chown, which clears the set-user-ID and set-group-ID bits.
             os.fchmod(temp.fileno(), stat.S_IMODE(status.st_mode))
-            os.fsync(temp.fileno())
+            if sync:
+                os.fsync(temp.fileno())
         # The last moment to notice an editor's save (an autosave, `git checkout`) made while
         # this run worked: comparing bytes, not the mtime, which coarse clocks can repeat.
         if expected is not None and not _holds(target, expected):

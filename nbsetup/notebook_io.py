@@ -667,7 +667,9 @@ def _too_large(size: int) -> str:
     )
 
 
-def write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
+def write_atomic(
+    path: Path, data: bytes, *, expected: bytes | None = None, sync: bool = True
+) -> None:
     """Replace the file's content at once (`files.replace`); `NbsetupError` with the reason.
 
     A symlink is written through to its target; the target's mode, and its owner where
@@ -676,7 +678,7 @@ def write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> N
     (read-only, disk full, ...) is `CannotWrite`.
     """
     try:
-        files.replace(path, data, expected=expected)
+        files.replace(path, data, expected=expected, sync=sync)
     except files.FileChanged as error:
         raise ChangedMeanwhile(files.reason(error)) from None
     except OSError as error:

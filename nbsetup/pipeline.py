@@ -153,11 +153,13 @@ def fix_file(
     diff: bool = False,
     cells: bool = False,
     text: bool = False,
+    sync: bool = True,
 ) -> Fixed:
     """Fix the notebook at `path`, writing it back when it changed and `write` is set.
 
     `project`: the settings to use instead of the notebook's `[tool.nbsetup]` (and
     `overrides`). `text`: read a `.py`/`.md` without a jupytext header as a text notebook.
+    `sync` false: the written files are not fsynced (see `files.replace`).
     The members of a jupytext pair are fixed and written with it, all or none. Raises
     `NbsetupError` for a file that cannot be fixed; it is then untouched.
     """
@@ -172,9 +174,9 @@ def fix_file(
         path,
     )
     if write and fixed.status == CHANGED:
-        notebook_io.write_atomic(path, fixed.data, expected=data)
+        notebook_io.write_atomic(path, fixed.data, expected=data, sync=sync)
         for member, member_data in fixed.paired:
-            notebook_io.write_atomic(member, member_data)
+            notebook_io.write_atomic(member, member_data, sync=sync)
     return fixed
 
 
