@@ -187,14 +187,16 @@ def fix(
     if stdin is not None and settings.write and outcome.results[0].error is None:
         out.raw(notebook.decode("utf-8"))
     code = report.fix_exit_code(outcome.results, options, interrupted=outcome.interrupted)
-    json_report = report.fix_json(
-        outcome.results, options, interrupted=outcome.interrupted, cells=report_cells
-    )
-    if json_to_stdout:
-        click.echo(json_report)
     reports = []
-    if report_file is not None and not json_to_stdout:
-        reports.append((report_file, json_report))
+    if report_file is not None:
+        # Built only when asked for: a big batch's JSON text is several KiB per file.
+        json_report = report.fix_json(
+            outcome.results, options, interrupted=outcome.interrupted, cells=report_cells
+        )
+        if json_to_stdout:
+            click.echo(json_report)
+        else:
+            reports.append((report_file, json_report))
     if report_html is not None:
         full = report.fix_json(
             outcome.results, options, interrupted=outcome.interrupted, cells=True

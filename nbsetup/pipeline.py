@@ -13,7 +13,6 @@ file, the API passes them on.
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -171,11 +170,13 @@ def fix_file(
     diff: bool = False,
     cells: bool = False,
     text: bool = False,
+    sync: bool = True,
 ) -> Fixed:
     """Fix the notebook at `path`, writing it back when it changed and `write` is set.
 
     `project`: the settings to use instead of the notebook's `[tool.nbsetup]` (and
     `overrides`). `text`: read a `.py`/`.md` without a jupytext header as a text notebook.
+    `sync` false: the written files are not fsynced (see `files.replace`).
     The members of a jupytext pair are fixed and written with it, all or none. Raises
     `NbsetupError` for a file that cannot be fixed; it is then untouched.
     """
@@ -190,9 +191,9 @@ def fix_file(
         path,
     )
     if write and fixed.status == CHANGED:
-        notebook_io.write_atomic(path, fixed.data, expected=data)
+        notebook_io.write_atomic(path, fixed.data, expected=data, sync=sync)
         for member, member_data in fixed.paired:
-            notebook_io.write_atomic(member, member_data)
+            notebook_io.write_atomic(member, member_data, sync=sync)
     return fixed
 
 
@@ -248,7 +249,11 @@ def _fix(
         # which a run with nothing to change never needs.
         from nbsetup import safety
 
-        safety.verify(document.notebook, json.loads(new_data), result.origins)
+        safety.verify(
+            document.notebook,
+            notebook_io.reread(document, new_data, result.notebook),
+            result.origins,
+        )
     changes = result.changes + tuple(
         Change("paired", f"paired {member} fixed the same way") for member, _ in paired
     )
