@@ -133,7 +133,8 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
     style = chosen.style
     rendered = [_render(entry, pins, style) for entry in document]
     lines = [r.line for r in rendered if isinstance(r, command_lines.CommandLine) and r.line]
-    changes += _pin_changes([n for r in rendered if not isinstance(r, str) for n in r.notes])
+    notes = [n for r in rendered if not isinstance(r, str) for n in r.notes]
+    changes += _pin_changes(notes, pinned=bool(pins.files or pins.entries))
     places = {id(command): site for site in moving for command in site.commands}
     changes += [
         _normalised_change(r, places[id(r.command)])
@@ -157,7 +158,7 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
             not moving
             and tuple(r if isinstance(r, str) else r.text for r in rendered) == env.lines
             and env.blocks == envcell.read_blocks(env_text)
-            and env.header == chosen.header_lines
+            and env.header in ((), chosen.header_lines)
             and marker == old["metadata"][envcell.MARKER]
         ):
             env_cell = old
@@ -374,11 +375,9 @@ def _env_cell_messages(
 ) -> list[str]:
     """What became of an existing environment cell's header and recorded choices."""
     messages = []
-    if header != chosen.header_lines:
+    if header and header != chosen.header_lines:
         if not chosen.header_lines:
             messages.append("environment cell header removed (header is empty)")
-        elif not header:
-            messages.append("environment cell header added")
         elif any(line.startswith(envcell.HEADER_PREFIX) for line in header):
             messages.append("environment cell header replaced by the one-line header")
         else:
@@ -506,8 +505,11 @@ def _restart_changes(sources: Sequence[str | None], moved_from: set[int]) -> lis
     return changes
 
 
-def _pin_changes(notes: Sequence[install_lines.PinNote]) -> list[Change]:
-    """One change per package and kind: the notes of its installs, merged in order."""
+def _pin_changes(notes: Sequence[install_lines.PinNote], pinned: bool) -> list[Change]:
+    """One change per package and kind: the notes of its installs, merged in order.
+
+    `pinned`: whether there are pin files at all (the report says so when there are none).
+    """
     merged: dict[tuple[str, str], install_lines.PinNote] = {}
     for note in notes:
         key = (note.kind, note.package)
@@ -521,7 +523,7 @@ def _pin_changes(notes: Sequence[install_lines.PinNote]) -> list[Change]:
         merged[key] = note
     conflicts = {package for kind, package in merged if kind == "conflict"}
     return [
-        _pin_change(note)
+        _pin_change(note, pinned)
         for (kind, package), note in merged.items()
         if not (kind == "pinned" and package in conflicts)  # the conflict says it
     ]
@@ -532,13 +534,17 @@ def _normalised_change(line: command_lines.CommandLine, site: InstallSite) -> Ch
     return Change("normalised", message, site.cell + 1, site.start + 1)
 
 
-def _pin_change(note: install_lines.PinNote) -> Change:
+def _pin_change(note: install_lines.PinNote, pinned: bool) -> Change:
     notebook = " and ".join(repr(text) for text in dict.fromkeys(note.notebook))
     result = ", ".join(repr(text) for text in note.result)
     where = _where(note.origin, note.line)
     messages = {
         "pinned": f"{note.package}: pinned to {result} by {where}",
-        "unpinned": f"{note.package}: not in the requirements; kept as {result}",
+        "unpinned": (
+            f"{note.package}: not in the requirements; kept as {result}"
+            if pinned
+            else f"{note.package}: no pin file found; kept as {result}"
+        ),
         "conflict": (
             f"{note.package}: notebook asks for {notebook}, {where} pins {result}; the pin wins"
         ),
