@@ -220,8 +220,8 @@ def test_unknown_keys_listed_together_with_the_known_ones(repo: Path):
     assert "'quiet-instal' (did you mean 'quiet-install'?)" in message
     assert message.endswith(
         "known keys: pin-sources, requirements, exclude, pin-missing, env-cell-style, "
-        "quiet-install, kernels, installer, guard, header, preloaded, extend-preloaded, runtime, select, "
-        "ignore, per-file-ignores, output-format"
+        "quiet-install, kernels, installer, guard, header, preloaded, extend-preloaded, runtime, "
+        "select, ignore, per-file-ignores, output-format"
     )
 
 
