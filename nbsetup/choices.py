@@ -83,6 +83,10 @@ _RECORDS = {
 }
 
 
+#: The metadata keys of the choices.
+KEYS = tuple(key for key, _ in _RECORDS.values())
+
+
 def recorded(cell: Mapping[str, Any]) -> Choices:
     """The choices an environment cell records; a value that is not valid counts as absent."""
     marker = cell.get("metadata", {}).get(envcell.MARKER)
@@ -118,14 +122,13 @@ def resolve(asked: Choices, cell: Mapping[str, Any] | None, text: str = "") -> R
 
 
 def record(resolved: Resolved, marker: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The `nbsetup` metadata of a cell written with `resolved`: `marker` (the cell's, if it
-    has one: keys nbsetup does not know are kept, in place) with the marker's role and the
-    choices that differ from the defaults, the others left out.
+    """The `nbsetup` metadata of a cell written with `resolved`: `marker` (the cell's; None: a
+    new cell's, `envcell.MARKER_VALUE`) with the choices that differ from the defaults, the
+    others left out. Keys that are not choices are kept as they are, in place.
 
     `record(Resolved(guard=True))` is `{"role": "environment", "guard": True}`.
     """
-    value = {**envcell.MARKER_VALUE, **(marker or {})}
-    value.update(envcell.MARKER_VALUE)
+    value = dict(envcell.MARKER_VALUE if marker is None else marker)
     for name, (key, _) in _RECORDS.items():
         chosen = getattr(resolved, name)
         if chosen == getattr(DEFAULTS, name):

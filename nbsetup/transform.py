@@ -383,8 +383,10 @@ def _env_cell_messages(
         else:
             messages.append("environment cell header changed")
     old = metadata[envcell.MARKER]
-    now = {key: value for key, value in marker.items() if old.get(key) != value}
-    gone = [key for key in old if key not in marker]
+    now = {
+        key: marker[key] for key in choices.KEYS if key in marker and old.get(key) != marker[key]
+    }
+    gone = [key for key in choices.KEYS if key in old and key not in marker]
     if now:
         shown = ", ".join(f"{key} = {json.dumps(value)}" for key, value in now.items())
         messages.append(f"environment cell records {shown} (kept by later runs)")

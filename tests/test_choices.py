@@ -119,6 +119,7 @@ def test_only_choices_other_than_the_defaults_are_recorded():
 def test_recording_keeps_keys_nbsetup_does_not_know_and_drops_defaults():
     old = {"role": "environment", "note": "mine", "guard": True}
     assert choices.record(Resolved(), old) == {"role": "environment", "note": "mine"}
+    assert choices.record(Resolved(installer="uv"), {}) == {"installer": "uv"}
 
 
 # --- the core: a later run keeps what an earlier one chose ----------------------------------
