@@ -172,11 +172,16 @@ def document(text: str, header: str = DEFAULT_HEADER) -> list[str]:
     """
     raw = text.splitlines()
     generated = {i for _, start, end in _spans(raw) for i in range(start, end)}
-    headers = set(_header_lines(raw, header))
+    # A delimiter left of a block whose other end was deleted is nbsetup's too.
+    dropped = set(_header_lines(raw, header)) | {
+        i
+        for i, line in enumerate(raw)
+        if i not in generated and line.strip().startswith((f"{HEADER_PREFIX} begin ", _END))
+    }
     lines = [
         line
         for index, line in enumerate(user_view(text).splitlines())
-        if index not in headers and not (index in generated and not line.strip())
+        if index not in dropped and not (index in generated and not line.strip())
     ]
     first = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
     last = next((i for i in range(len(lines), 0, -1) if lines[i - 1].strip()), first)

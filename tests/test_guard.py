@@ -171,6 +171,19 @@ def test_an_edited_guard_is_regenerated():
     assert _env_text(fixed) == generated
 
 
+def test_a_block_whose_end_was_deleted_leaves_no_stray_delimiter():
+    notebook = _nb("import numpy", "!pip install numpy")
+    first = transform.hoist(notebook, _pins("numpy==1.26.4\n"), GUARDED)
+    cells = first.notebook["cells"]
+    cut = _env_text(first).replace("\n# nbsetup: end guard-after", "")
+    cells[0] = {**cells[0], "source": cut}
+    fixed = transform.hoist(first.notebook, _pins("numpy==1.26.4\n"))
+    text = _env_text(fixed)
+    assert text.count("# nbsetup: begin guard-after") == 1
+    assert text.endswith("# nbsetup: end guard-after")
+    assert transform.hoist(fixed.notebook, _pins("numpy==1.26.4\n")).notebook is fixed.notebook
+
+
 def test_no_guard_without_named_pip_requirements():
     result = transform.hoist(_nb("!apt-get install -y ffmpeg"), transform.NO_PINS, GUARDED)
     assert "guard" not in _env_text(result)
