@@ -91,8 +91,8 @@ def fix_bytes(
         config: The settings a `[tool.nbsetup]` table holds (`ProjectConfig`, e.g. from
             `load_config`); None: the defaults. Its `pin_sources` and `exclude` are not used:
             pins are given by `pins`.
-        pins_label: How the environment cell's header names the pin source, as `nbsetup fix`
-            names the requirements file relative to the notebook (`"../requirements.txt"`).
+        pins_label: How the report and errors name the pin source, as `nbsetup fix` names
+            the requirements file relative to the notebook (`"../requirements.txt"`).
             Default: the pin paths as given, or the files a `Pins` was read from.
 
     Returns:

@@ -52,9 +52,9 @@ class Settings:
     pins: tuple[Path, ...] = ()
     #: `--pin-missing/--no-pin-missing`; None: `[tool.nbsetup] pin-missing`.
     pin_missing: bool | None = None
-    #: `--installer`; None: `[tool.nbsetup] installer`.
+    #: `--installer`; None: `[tool.nbsetup] installer`, else the environment cell's own.
     installer: str | None = None
-    #: `--guard/--no-guard`; None: `[tool.nbsetup] guard`.
+    #: `--guard/--no-guard`; None: `[tool.nbsetup] guard`, else the environment cell's own.
     guard: bool | None = None
     #: Worker processes; 1 processes every file in this process.
     jobs: int = 1

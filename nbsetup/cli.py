@@ -63,13 +63,16 @@ def main() -> None:
     default=None,
     help="What runs the environment cell's pip lines: pip (%pip install), uv (%uv pip "
     "install, for uv-made environments without pip) or auto (pip when the kernel has it, else "
-    "uv). Default: [tool.nbsetup] installer, else pip.",
+    "uv). Recorded in the environment cell, so later runs keep it. Default: [tool.nbsetup] "
+    "installer, else the cell's recorded choice, else pip.",
 )
 @click.option(
     "--guard/--no-guard",
     default=None,
     help="Add a check to the environment cell that prints, when the cell runs, each pinned "
-    "package needing a restart or not at its pin. Default: [tool.nbsetup] guard, else off.",
+    "package needing a restart or not at its pin; recorded in the cell, so later runs keep it "
+    "until --no-guard. Default: [tool.nbsetup] guard, else the cell's recorded choice, else "
+    "off.",
 )
 @click.option(
     "--pin-missing/--no-pin-missing",

@@ -110,7 +110,7 @@ def notebook_comments(notebook: dict[str, Any]) -> Counter[str]:
             continue
         text = cell_text(cell)
         if envcell.find([cell]) == 0:
-            text = "\n".join(envcell.document(text))
+            text = "\n".join(envcell.document(text, envcell.recorded_header(cell)))
         found.update(comments(text))
     return found
 

@@ -9,6 +9,7 @@
     kernels = ["python", "sage"]
     installer = "auto"           # "pip" (default), "uv" or "auto"
     guard = true                 # check versions when the environment cell runs
+    header = "# Setup"           # the environment cell's first line; "" for none
     extend-preloaded = ["polars"]  # or `preloaded = [...]` to replace the list
     runtime = "colab"            # "colab", "kaggle", "jupyter" or "auto" (default)
     select = ["NBS"]             # `nbsetup check` rules: codes, prefixes or "ALL"
@@ -24,8 +25,10 @@ A notebook's settings come from the nearest pyproject.toml holding a `[tool.nbse
 from its directory upwards to the repository root, as black and ruff find theirs. Precedence:
 command line > a matching `per-file-settings` table (a later one over an earlier one) >
 pyproject.toml > defaults (`for_file`). The nearest table is used whole; tables further up
-are not merged into it. `requirements` is the older name of `pin-sources` and is still read;
-a table may not set both.
+are not merged into it. The settings that shape the environment cell (`guard`, `installer`,
+`env-cell-style`, `quiet-install`, `header`) are None here unless given: the cell keeps what
+it records for those (`choices`). `requirements` is the older name of `pin-sources` and is
+still read; a table may not set both.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from nbsetup import files, selection
-from nbsetup.envcell import INSTALLERS, PIP_STYLES
+from nbsetup.envcell import INSTALLERS, PIP_STYLES, is_header_text
 from nbsetup.errors import NbsetupError
 from nbsetup.runtime import AUTO, RUNTIMES
 
@@ -76,15 +79,22 @@ class ProjectConfig:
     #: Whether a hoisted package that the requirements do not pin fails its notebook.
     pin_missing: bool = False
     #: How the environment cell runs pip: `envcell.PIP_STYLES`, the magic or a shell escape.
-    env_cell_style: str = "%pip"
-    #: Whether the environment cell's install lines pass `-q`.
-    quiet_install: bool = False
+    #: This and the other environment-cell choices are None when not given: the cell's own
+    #: recorded choice, else the default (`%pip`), applies (`choices.resolve`).
+    env_cell_style: str | None = None
+    #: Whether the environment cell's install lines pass `-q` (default: no).
+    quiet_install: bool | None = None
     #: Kernel languages (lower case) of the notebooks to rewrite; others are skipped.
     kernels: tuple[str, ...] = ("python",)
-    #: What runs the pip lines: `envcell.INSTALLERS` (`auto`: pip if the kernel has it, else uv).
-    installer: str = "pip"
-    #: Whether the environment cell checks, when it runs, that the pins took effect.
-    guard: bool = False
+    #: What runs the pip lines: `envcell.INSTALLERS` (`auto`: pip if the kernel has it, else uv;
+    #: default: pip).
+    installer: str | None = None
+    #: Whether the environment cell checks, when it runs, that the pins took effect (default:
+    #: no).
+    guard: bool | None = None
+    #: The environment cell's first line (`envcell.is_header_text`; "": none; default:
+    #: `envcell.DEFAULT_HEADER`).
+    header: str | None = None
     #: Distributions the runtime imports before the first cell; None: `runtime.PRELOADED`.
     preloaded: tuple[str, ...] | None = None
     #: Added to `preloaded` (`extend-preloaded`).
@@ -281,6 +291,13 @@ def _env_cell_style(value: object) -> str:
     return value
 
 
+def _header(value: object) -> str:
+    if not is_header_text(value):
+        raise _Invalid(_describe(value))
+    assert isinstance(value, str)
+    return value
+
+
 def _kernels(value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(language.lower() for language in _strings(value)))
 
@@ -324,6 +341,7 @@ _FILE_KEYS = (
     "quiet-install",
     "installer",
     "guard",
+    "header",
     "runtime",
 )
 _PER_FILE = "[tool.nbsetup.per-file-settings]"
@@ -384,6 +402,7 @@ _KEYS: dict[str, tuple[Callable[[object], object], str]] = {
     "kernels": (_kernels, "an array of kernel language names"),
     "installer": (_installer, " or ".join(json.dumps(s) for s in INSTALLERS)),
     "guard": (_boolean, "true or false"),
+    "header": (_header, 'one comment line starting with "# ", or ""'),
     "preloaded": (_names, "an array of distribution names"),
     "extend-preloaded": (_names, "an array of distribution names"),
     "runtime": (_runtime, " or ".join(json.dumps(s) for s in RUNTIMES)),

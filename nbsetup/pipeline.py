@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from nbsetup import (
+    choices,
     config,
     distributions,
-    install_lines,
     kernels,
     lint,
     notebook_io,
@@ -47,8 +47,8 @@ class PinChoice:
     """The pins of one notebook and how reports name where they came from."""
 
     pins: Pins = field(default_factory=Pins)
-    #: How the environment cell's header names the sources: relative to the notebook's
-    #: directory (`../requirements.txt`); None: no pins.
+    #: How messages about the notebook name the sources: relative to its directory
+    #: (`../requirements.txt`); None: no pins.
     label: str | None = None
     #: How reports name them: relative to the working directory when below it.
     origin: str | None = None
@@ -131,17 +131,20 @@ def pin_sources(
     return tuple(_shown(source) for source in sources)
 
 
-def hoist_options(project: ProjectConfig, label: str | None) -> transform.Config:
-    """The core's options for a project's settings (merged with the command line)."""
-    style = install_lines.LineStyle(
-        pip=project.env_cell_style, quiet=project.quiet_install, installer=project.installer
+def hoist_options(project: ProjectConfig) -> transform.Config:
+    """The core's options for a project's settings (merged with the command line).
+
+    The environment-cell choices not given (None) are left to the cell's own record.
+    """
+    asked = choices.Choices(
+        guard=project.guard,
+        installer=project.installer,
+        env_cell_style=project.env_cell_style,
+        quiet_install=project.quiet_install,
+        header=project.header,
     )
     return transform.Config(
-        pins_label=label,
-        style=style,
-        pin_missing=project.pin_missing,
-        guard=project.guard,
-        preloaded=_preloaded(project),
+        choices=asked, pin_missing=project.pin_missing, preloaded=_preloaded(project)
     )
 
 
@@ -218,7 +221,7 @@ def _fix(
     if skipped is not None:
         return Fixed(SKIPPED, data, (Change("skipped", skipped),))
     choice = choose(project)
-    options = hoist_options(project, choice.label)
+    options = hoist_options(project)
     result = transform.hoist(document.notebook, choice.pins, options)
     unpinned = [c.package for c in result.changes if c.kind == "unpinned" and c.package]
     if project.pin_missing and unpinned:

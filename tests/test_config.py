@@ -40,8 +40,12 @@ def test_defaults():
     assert config.pin_sources == ()
     assert config.exclude == ()
     assert config.pin_missing is False
-    assert config.env_cell_style == "%pip"
-    assert config.quiet_install is False
+    # The environment cell's choices are not given: the cell's own record applies (`choices`).
+    assert config.env_cell_style is None
+    assert config.quiet_install is None
+    assert config.installer is None
+    assert config.guard is None
+    assert config.header is None
     assert config.kernels == ("python",)
     assert config.source is None
     assert config.root is None
@@ -83,7 +87,7 @@ def test_command_line_over_pyproject_over_defaults(repo: Path):
     assert merged.pin_missing is False  # command line
     assert merged.exclude == ("scratch",)  # command line, replacing the file's list
     assert merged.env_cell_style == "!pip"  # pyproject.toml
-    assert merged.quiet_install is False  # default
+    assert merged.quiet_install is None  # not given: the environment cell's own choice
     assert merged.source == path
 
 
@@ -217,8 +221,8 @@ def test_unknown_keys_listed_together_with_the_known_ones(repo: Path):
     assert "'quiet-instal' (did you mean 'quiet-install'?)" in message
     assert message.endswith(
         "known keys: pin-sources, requirements, exclude, pin-missing, env-cell-style, "
-        "quiet-install, kernels, installer, guard, preloaded, extend-preloaded, runtime, select, "
-        "ignore, per-file-ignores, output-format, per-file-settings"
+        "quiet-install, kernels, installer, guard, header, preloaded, extend-preloaded, runtime, "
+        "select, ignore, per-file-ignores, output-format, per-file-settings"
     )
 
 
@@ -402,7 +406,8 @@ def test_command_line_over_per_file_settings(repo: Path):
         pytest.param(
             'per-file-settings = { "legacy/*" = { exclude = ["x"] } }',
             "unknown key in [tool.nbsetup.per-file-settings] \"legacy/*\": 'exclude'; known "
-            "keys: skip, pin-missing, env-cell-style, quiet-install, installer, guard, runtime",
+            "keys: skip, pin-missing, env-cell-style, quiet-install, installer, guard, header, "
+            "runtime",
             id="project-wide-key",
         ),
         pytest.param(

@@ -51,7 +51,7 @@ from tests.strategies import (
     shell_word,
 )
 
-CONFIG = transform.Config(pins_label="requirements.txt")
+CONFIG = transform.Config()
 # What a removed cell may have held besides installs: the contract's "only comments, blank
 # lines or a bare cell magic".
 INERT = re.compile(r"\s*(#.*)?|%%(capture|bash)\b.*")
@@ -375,7 +375,7 @@ def _corrupt(kind: str, new: dict[str, Any], data: st.DataObject) -> bool:
         if not envs:
             return False
         cells[envs[0]]["source"] = envcell.as_source(
-            "\n".join(envcell.header(None)), cells[envs[0]]["source"]
+            envcell.DEFAULT_HEADER, cells[envs[0]]["source"]
         )
     elif kind == "second-env":
         if not code:

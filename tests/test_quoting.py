@@ -215,13 +215,6 @@ def test_a_word_with_a_line_break_is_refused_by_every_kind(kind, bad):
         kind[2]([f"x{bad}; touch sentinel"])
 
 
-def test_header_text_never_breaks_the_comment_line():
-    lines = envcell.header("a.txt\n!touch sentinel\r\u2028b.txt")
-    assert all(len(line.splitlines()) == 1 for line in lines)
-    assert lines[0].endswith("pinned by a.txt\\n!touch sentinel\\r\\u2028b.txt.")
-    assert quoting.one_line("plain, é") == "plain, é"
-
-
 @pytest.mark.parametrize(
     ("text", "passes", "expected"),
     [
@@ -465,11 +458,10 @@ def test_a_fixed_environment_cell_installs_exactly_the_pins(ipython, tmp_path, c
     _assert_installs_pins(ipython, source, config.guard)
 
 
-def test_a_pin_source_name_with_line_breaks_stays_in_the_comment(ipython, tmp_path):
-    source = _fixed_env_cell(tmp_path, ProjectConfig(), "r.txt\n!touch sentinel\u2028x")
-    first, second = source.splitlines()[:2]
-    assert first.endswith("pinned by r.txt\\n!touch sentinel\\u2028x.")
-    assert second.startswith(envcell.HEADER_PREFIX)
+def test_a_pin_source_name_with_line_breaks_never_reaches_the_cell(ipython, tmp_path):
+    source = _fixed_env_cell(tmp_path, ProjectConfig(), "r.txt\n!touch from-label\u2028x")
+    assert source.splitlines()[0] == envcell.DEFAULT_HEADER
+    assert "from-label" not in source
     _assert_installs_pins(ipython, source)
 
 
