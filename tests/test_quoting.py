@@ -278,6 +278,25 @@ def test_the_recogniser_reads_generated_lines_as_written(words):
             )
 
 
+@pytest.mark.parametrize(
+    ("line", "substitutes"),
+    [
+        ("!pip install 'x; os_name == '\"'\"'`touch sentinel`'\"'\"''", False),
+        ("!pip install 'a$(b)'", False),
+        ("!pip install \\`x", False),
+        ("!pip install `id`", True),
+        ('!pip install "`id`"', True),
+        ('!pip install "$(id)"', True),
+        ("!pip install a$(id)", True),
+    ],
+)
+def test_command_substitution_is_read_only_where_the_shell_runs_it(line, substitutes):
+    """Inside single quotes, or after a backslash, `$(` and a backquote are literal text (a
+    rendered marker with backquotes was kept in place as a substitution)."""
+    (command,) = [c for site in find_installs([line]) for c in site.commands]
+    assert (command.reason == "uses command substitution") is substitutes
+
+
 # --- real IPython -------------------------------------------------------------------------
 
 
