@@ -57,9 +57,22 @@ def test_not_a_directive(line):
 
 
 def test_a_directive_line_is_the_users_not_a_generated_header():
-    assert envcell.is_header("# nbsetup: environment cell, generated from ...")
-    assert not envcell.is_header("# nbsetup: skip")
-    assert not envcell.is_header("  #nbsetup: ignore[NBS002]")
+    text = "\n".join(
+        [
+            "# nbsetup: environment cell, generated from this notebook's installs.",
+            "# nbsetup: skip",
+            "  #nbsetup: ignore[NBS002]",
+            "%pip install x",
+        ]
+    )
+    assert envcell.header_of(text, envcell.DEFAULT_HEADER) == (
+        "# nbsetup: environment cell, generated from this notebook's installs.",
+    )
+    assert envcell.document(text) == [
+        "# nbsetup: skip",
+        "  #nbsetup: ignore[NBS002]",
+        "%pip install x",
+    ]
 
 
 # --- lines: `optouts.line_reason` ------------------------------------------------------------
