@@ -306,9 +306,10 @@ def _render_block(block: _Block, pins: Pins, style: install_lines.LineStyle) -> 
     lines = block.statement.lines
     out: list[str] = []
     parts = []
-    slots = {start: (end, command) for (start, end), command in zip(
-        block.statement.slots, block.commands, strict=True
-    )}
+    slots = {
+        start: (end, command)
+        for (start, end), command in zip(block.statement.slots, block.commands, strict=True)
+    }
     index = 0
     while index < len(lines):
         if index in slots:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -120,9 +121,8 @@ def find_statements(source: str, scan: CellScan) -> tuple[Found, ...]:
     A cell that does not parse once masked has none.
     """
     escapes = {logical.start for logical in scan.logical_lines if logical.escape is not None}
-    try:
-        tree = ast.parse(mask_cell(source))
-    except (SyntaxError, ValueError):
+    tree = _parse(source)
+    if tree is None:
         return ()
     masked = {_token_line(node) for node in ast.walk(tree)} & {line + 1 for line in escapes}
     found = []
@@ -138,9 +138,8 @@ def find_statements(source: str, scan: CellScan) -> tuple[Found, ...]:
 def assignments(source: str) -> dict[str, list[int]]:
     """Every name a cell binds anywhere (assignment, loop, import, def, `global`), with the
     0-based lines of the top-level statements that bind it."""
-    try:
-        tree = ast.parse(mask_cell(source))
-    except (SyntaxError, ValueError):
+    tree = _parse(source)
+    if tree is None:
         return {}
     names: dict[str, list[int]] = {}
     for statement in tree.body:
@@ -157,6 +156,17 @@ def assignments(source: str) -> dict[str, list[int]]:
             for name in bound:
                 names.setdefault(name, []).append(statement.lineno - 1)
     return names
+
+
+def _parse(source: str) -> ast.Module | None:
+    """The cell's masked Python, parsed; None when it does not parse."""
+    with warnings.catch_warnings():
+        # `"\d"` in a cell is the user's business, not a warning of ours.
+        warnings.simplefilter("ignore")
+        try:
+            return ast.parse(mask_cell(source))
+        except (SyntaxError, ValueError):
+            return None
 
 
 def _token_line(node: ast.AST) -> int:
@@ -180,6 +190,8 @@ def _block(node: ast.If | ast.Try, start: int, end: int, masked: set[int]) -> Fo
         for test in _tests(node):
             problem = _runtime_problem(test, reads, modules)
             reason = reason or problem
+        if not reads:
+            reason = reason or "its condition reads nothing of the runtime: the user's choice"
     installs: list[int] = []
     for body in branches:
         for statement in body:
@@ -231,8 +243,11 @@ def _branches(node: ast.If | ast.Try) -> tuple[list[list[ast.stmt]], str | None,
     reason = None
     if len(body) == 1 and isinstance(body[0], ast.Import) and len(body[0].names) == 1:
         imports = body[0].names[0].name
-    elif len(body) == 1 and isinstance(body[0], ast.ImportFrom) and body[0].module and not (
-        body[0].level
+    elif (
+        len(body) == 1
+        and isinstance(body[0], ast.ImportFrom)
+        and body[0].module
+        and not (body[0].level)
     ):
         imports = body[0].module
     else:
@@ -257,7 +272,9 @@ def _definition(node: ast.stmt, start: int, end: int) -> Found | None:
     """A runtime import, a runtime assignment, or the `try: import google.colab` idiom."""
     if isinstance(node, ast.Import):
         names = tuple((a.asname or a.name).split(".")[0] for a in node.names)
-        plain = all(a.asname is None and a.name.split(".")[0] in RUNTIME_MODULES for a in node.names)
+        plain = all(
+            a.asname is None and a.name.split(".")[0] in RUNTIME_MODULES for a in node.names
+        )
         reason = None if plain else "imported together with other modules"
         return Found("definition", start, end, names=names, reason=reason)
     if isinstance(node, ast.ImportFrom):

@@ -754,12 +754,12 @@ def _resolve(
         own = {definition.site.start} if definition and definition.site.cell == cell else set()
         again = [line for line in stores.get(name, ()) if line < block.start and line not in own]
         if again:
-            return f"`{name}` is set at line {again[0] + 1}"
+            return f"its condition reads `{name}`, set again at line {again[0] + 1}"
         if definition is None:
-            return f"`{name}` is not set before it by an import or a test of the runtime"
+            return f"its condition reads `{name}`, not a test of the runtime"
         if definition.reason is not None:
             where = f"cell {definition.site.cell + 1}, line {definition.site.start + 1}"
-            return f"`{name}` ({where}): {definition.reason}"
+            return f"its condition reads `{name}` ({where}: {definition.reason})"
         if definition.site not in needed:
             needed.append(definition.site)
         todo += definition.found.reads
