@@ -555,7 +555,7 @@ def _statement_change(site: InstallSite, statement: Statement) -> Change:
             "that reads it"
         )
         return Change("hoisted", message, site.cell + 1, site.start + 1, names)
-    what = ", ".join(_command_text(command) for command in site.commands)
+    what = "; ".join(_command_text(command) for command in site.commands)
     reads = f"; it reads {', '.join(statement.names)}" if statement.names else ""
     message = (
         f"moved {site.form} ({where}, installs {what}{reads}) to the environment cell, "

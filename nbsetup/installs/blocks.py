@@ -293,7 +293,7 @@ def _definition(node: ast.stmt, start: int, end: int) -> Found | None:
         modules: set[str] = set()
         reason = _runtime_problem(node.value, reads, modules)
         if isinstance(node.value, ast.Constant):
-            reason = "a constant: the user's choice, not a test of the runtime"
+            reason = "a constant, the user's choice, not a test of the runtime"
         return Found(
             "definition",
             start,
@@ -383,8 +383,10 @@ def _runtime_problem(node: ast.expr, reads: set[str], modules: set[str]) -> str 
         )
     if isinstance(node, ast.Call):
         name = _dotted(node.func)
-        if name not in _PURE_CALLS or node.keywords:
-            return f"it calls {name or 'a function'}(), which may do more than read"
+        platform = name is not None and name.startswith("platform.") and not node.args
+        if (name not in _PURE_CALLS and not platform) or node.keywords:
+            called = f"{name}()" if name else "a function"
+            return f"it calls {called}, which may do more than read"
         if isinstance(node.func, ast.Attribute):
             problem = _runtime_problem(node.func.value, reads, modules)
             if problem:

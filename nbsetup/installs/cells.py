@@ -704,9 +704,8 @@ def _close_block(
     where = f"inside {block.what} ({reason})"
     kept = []
     for site in inner:
-        commands = tuple(
-            replace(c, movable=False, reason=where) if c.movable else c for c in site.commands
-        )
+        # Where the line sits explains more than what it says, as for any indented install.
+        commands = tuple(replace(c, movable=False, reason=where) for c in site.commands)
         site = replace(site, commands=commands, replacement=None)
         kept.append(site)
         _note_barrier(site, state)
@@ -720,11 +719,12 @@ def _inner_problem(block: blocks.Found, inner: Sequence[InstallSite]) -> str | N
         site = by_start.get(line)
         if site is None:
             return f"line {line + 1} of a branch is not an install"
+        unmovable = next((c for c in site.commands if not c.movable), None)
+        if unmovable is not None:
+            return unmovable.reason
         if len(site.commands) != 1 or site.replacement != ():
             return f"line {line + 1} of a branch does more than install"
         command = site.commands[0]
-        if not command.movable:
-            return command.reason
         if command.written is None or command.written.text is None:
             return f"line {line + 1} cannot be copied as written"
     if not any(c.action == "install" for site in inner for c in site.commands):
@@ -759,7 +759,7 @@ def _resolve(
             return f"its condition reads `{name}`, not a test of the runtime"
         if definition.reason is not None:
             where = f"cell {definition.site.cell + 1}, line {definition.site.start + 1}"
-            return f"its condition reads `{name}` ({where}: {definition.reason})"
+            return f"its condition reads `{name}`, from {where}: {definition.reason}"
         if definition.site not in needed:
             needed.append(definition.site)
         todo += definition.found.reads
