@@ -120,16 +120,18 @@ def find_statements(source: str, scan: CellScan) -> tuple[Found, ...]:
     runtime imports and assignments, and `try: import google.colab` / `IN_COLAB = ...`.
     A cell that does not parse once masked has none.
     """
-    escapes = {logical.start for logical in scan.logical_lines if logical.escape is not None}
+    escapes = [logical for logical in scan.logical_lines if logical.escape is not None]
     tree = _parse(source)
     if tree is None:
         return ()
-    masked = {_token_line(node) for node in ast.walk(tree)} & {line + 1 for line in escapes}
+    masked = {_token_line(node) for node in ast.walk(tree)} & {e.start + 1 for e in escapes}
+    # The masked continuation lines of an escape (`!pip install \` + `    x`) are tokens too.
+    continued = {line + 1 for e in escapes for line in range(e.start + 1, e.end)}
     found = []
     for node in tree.body:
         start, end = node.lineno - 1, (node.end_lineno or node.lineno)
         if isinstance(node, ast.If | ast.Try) and _holds(node, masked):
-            found.append(_block(node, start, end, masked))
+            found.append(_block(node, start, end, masked, continued))
         elif (definition := _definition(node, start, end)) is not None:
             found.append(definition)
     return tuple(found)
@@ -181,7 +183,9 @@ def _holds(node: ast.If | ast.Try, masked: set[int]) -> bool:
     return any(_token_line(child) in masked for child in ast.walk(node))
 
 
-def _block(node: ast.If | ast.Try, start: int, end: int, masked: set[int]) -> Found:
+def _block(
+    node: ast.If | ast.Try, start: int, end: int, masked: set[int], continued: set[int]
+) -> Found:
     what = "an if block" if isinstance(node, ast.If) else "a try block"
     branches, reason, imports = _branches(node)
     reads: set[str] = set()
@@ -198,7 +202,7 @@ def _block(node: ast.If | ast.Try, start: int, end: int, masked: set[int]) -> Fo
             line = _token_line(statement)
             if line in masked:
                 installs.append(line - 1)
-            elif not isinstance(statement, ast.Pass):
+            elif line not in continued and not isinstance(statement, ast.Pass):
                 reason = reason or f"line {statement.lineno} of a branch is not an install"
     if not installs:
         reason = reason or "no install line in its branches"
