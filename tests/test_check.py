@@ -224,7 +224,8 @@ def test_nbs003_message_names_both_sides():
         pytest.param(
             "try:\n    import x\nexcept Exception:\n    !pip install x",
             [
-                "`nbsetup fix` cannot hoist x: inside a try block (it catches more than ImportError)"
+                "`nbsetup fix` cannot hoist x: inside a try block "
+                "(it catches more than ImportError)"
             ],
             id="try",
         ),

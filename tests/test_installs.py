@@ -533,7 +533,9 @@ FIXES = [
                 "!pip",
                 cmd(
                     "y",
-                    reason="inside an if block (its condition reads `x`, not a test of the runtime)",
+                    reason=(
+                        "inside an if block (its condition reads `x`, not a test of the runtime)"
+                    ),
                 ),
             ),
         ),

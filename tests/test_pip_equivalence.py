@@ -242,7 +242,8 @@ SCENARIOS = [
         "block_sys_platform_false",
         "x = 1",
         "!pip install base==1.0",
-        'import sys\nif sys.platform == "darwin":\n    !pip install capped\nelse:\n    !pip install alpha',
+        'import sys\nif sys.platform == "darwin":\n'
+        "    !pip install capped\nelse:\n    !pip install alpha",
         "!pip install gamma",
     ),
     moving(
@@ -275,7 +276,8 @@ SCENARIOS = [
         "block_colab_variable_false_takes_else",
         "import sys\nIN_COLAB = 'google.colab' in sys.modules",
         "x = 1",
-        "# Colab has floored\nif IN_COLAB:\n    !pip install floored\nelse:\n    !pip install base==1.0",
+        "# Colab has floored\nif IN_COLAB:\n"
+        "    !pip install floored\nelse:\n    !pip install base==1.0",
         "!pip install capped",
         "print(IN_COLAB)",
     ),

@@ -406,9 +406,8 @@ def _runtime_problem(node: ast.expr, reads: set[str], modules: set[str]) -> str 
         if root == "":
             return None  # a method of a string constant, checked as a call
         allowed = _MODULE_ATTRIBUTES.get(root)
-        if root in _MODULE_ATTRIBUTES and rest and allowed is not None:
-            if rest.split(".")[0] not in allowed:
-                return f"it reads {name}"
+        if rest and allowed is not None and rest.split(".")[0] not in allowed:
+            return f"it reads {name}"
         reads.add(root)
         return None
     return "its condition is not a plain test of the runtime"

@@ -588,7 +588,7 @@ def _python_cell(
             owner = max((start for start in starts if start <= call.start), default=call.start)
             calls.setdefault(owner, []).append(call)
     statements = blocks.find_statements(source, scan) if blocks.may_hold_block(source) else ()
-    starts = {found.start: found for found in statements}
+    at = {found.start: found for found in statements}
     known = [name for name in state.definitions if name in source]
     stores = blocks.assignments(source) if statements or known else {}
     sites: list[InstallSite] = []
@@ -598,7 +598,7 @@ def _python_cell(
         if block is not None and logical.start >= block.end:
             sites += _close_block(cell, lines, block, inner, state, stores)
             block, inner = None, []
-        found = starts.get(logical.start)
+        found = at.get(logical.start)
         if found is not None and found.kind == "block":
             block = found
         elif found is not None:
