@@ -114,6 +114,11 @@ MOVES = [
         id="a definition moves once for two blocks",
     ),
     pytest.param(
+        ("import os", "import os, re", "if os.getenv('X'):\n    !pip install x"),
+        ["1:1 definition", "3:1-2 if block"],
+        id="a mixed import of the same module keeps the earlier definition",
+    ),
+    pytest.param(
         ("import sys\nif sys.platform == 'linux':\n    !pip install a \\\n        b",),
         ["1:1 definition", "1:2-4 if block"],
         id="continuation line in a branch",

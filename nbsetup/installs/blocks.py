@@ -280,7 +280,7 @@ def _definition(node: ast.stmt, start: int, end: int) -> Found | None:
             a.asname is None and a.name.split(".")[0] in RUNTIME_MODULES for a in node.names
         )
         reason = None if plain else "imported together with other modules"
-        return Found("definition", start, end, names=names, reason=reason)
+        return Found("definition", start, end, names=names, what="an import", reason=reason)
     if isinstance(node, ast.ImportFrom):
         names = tuple(a.asname or a.name for a in node.names)
         plain = all(

@@ -635,6 +635,15 @@ def _define(cell: int, lines: Sequence[str], found: blocks.Found, state: _State)
     statement = Statement("definition", text, found.names, what="a definition")
     site = InstallSite(cell, found.start, found.end, "definition", (), (), statement)
     for name in found.names:
+        earlier = state.definitions.get(name)
+        if (
+            reason is not None
+            and found.what == "an import"
+            and name in blocks.RUNTIME_MODULES
+            and earlier is not None
+            and earlier.reason is None
+        ):
+            continue  # `import os, re` binds the same `os` again: the earlier import still does
         state.definitions[name] = _Definition(found, site, reason)
 
 
