@@ -333,3 +333,11 @@ def test_check_flags_the_block_not_its_definitions():
     assert [(d.cell, d.line) for d in found] == [(2, 2), (3, 1)]
     fixed = transform.hoist(_nb(*COLAB)).notebook
     assert [d for d in lint.diagnose(fixed) if d.code == "NBS006"] == []
+
+
+def test_a_block_with_a_line_nbsetup_would_repair_stays():
+    found = _sites("import sys\nif sys.platform == 'linux':\n    !pip install matplotlib>=3.3.2")
+    assert found[-1] == (
+        "1:3 stays: inside an if block (line 3 would be rewritten, so the block cannot move as "
+        "written)"
+    )

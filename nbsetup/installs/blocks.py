@@ -103,7 +103,8 @@ class Found:
     imports: str | None = None
     #: `X in sys.modules`: modules whose import earlier would change the condition.
     modules: tuple[str, ...] = ()
-    #: "an if block" or "a try block", for the report.
+    #: A block: "an if block" or "a try block", for the report; a definition: "an import",
+    #: "an assignment" or "a try import".
     what: str = "an if block"
     reason: str | None = None
 
@@ -303,6 +304,7 @@ def _definition(node: ast.stmt, start: int, end: int) -> Found | None:
             start,
             end,
             names=names,
+            what="an assignment",
             reads=tuple(sorted(reads)),
             modules=tuple(sorted(modules)),
             reason=reason,
@@ -327,7 +329,7 @@ def _try_definition(node: ast.Try, start: int, end: int) -> Found | None:
         and _flag(handler.body[0]) == _flag(body[1])
     ):
         return None
-    return Found("definition", start, end, names=(_flag(body[1]) or "",), what="a try block")
+    return Found("definition", start, end, names=(_flag(body[1]) or "",), what="a try import")
 
 
 def _flag(node: ast.stmt) -> str | None:

@@ -734,8 +734,8 @@ def _inner_problem(block: blocks.Found, inner: Sequence[InstallSite]) -> str | N
         if len(site.commands) != 1 or site.replacement != ():
             return f"line {line + 1} of a branch does more than install"
         command = site.commands[0]
-        if command.written is None or command.written.text is None:
-            return f"line {line + 1} cannot be copied as written"
+        if command.written is None or command.written.text is None or command.repaired:
+            return f"line {line + 1} would be rewritten, so the block cannot move as written"
     if not any(c.action == "install" for site in inner for c in site.commands):
         return "its branches install nothing"
     return None
