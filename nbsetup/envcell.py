@@ -161,9 +161,11 @@ def user_view(text: str) -> str:
             line = lines[index]
             body = line.rstrip("\r\n")
             ending = line[len(body) :]
-            stripped = body.strip()
-            if name == INSTALLER_BLOCK and stripped in (_HAS_PIP, "else:"):
-                branch = stripped == _HAS_PIP
+            # The installer's own branches start the line: an indented `else:` is a moved
+            # block's (`installs.blocks`), inside a branch.
+            head = body.rstrip()
+            if name == INSTALLER_BLOCK and head in (_HAS_PIP, "else:"):
+                branch = head == _HAS_PIP
                 lines[index] = ending
             elif branch and body.startswith(_INDENT):
                 lines[index] = body[len(_INDENT) :] + ending

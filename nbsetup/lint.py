@@ -393,6 +393,8 @@ def _nbs006(
         None,
     )
     for site in verdicts.moving_sites(sites, kept):
+        if verdicts.is_definition(site):
+            continue  # it moves only with the block that reads it, which is reported
         moved = [c for c in site.commands if c.movable]
         what = ", ".join(_describe(c) for c in moved)
         noun = "install of " if all(c.action == "install" for c in moved) else ""

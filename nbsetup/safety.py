@@ -157,6 +157,7 @@ def _content_problem(
     where = {origin: index for index, origin in enumerate(origins) if origin is not None}
     moved: list[InstallCommand] = []
     moved_comments: list[str] = []
+    statements: list[InstallSite] = []
     for index, source in enumerate(sources):
         if source is None:
             continue
@@ -179,11 +180,17 @@ def _content_problem(
         if problem is not None:
             return problem
         moved += [command for site in gone for command in site.commands if command.movable]
+        statements += [site for site in gone if site.statement is not None]
     env = next((cell for cell in new_cells if _is_env(cell)), None)
     env_stripped = [line.strip() for line in cell_text(env).splitlines()] if env else []
     missing_comment = _missing_in_order([line.strip() for line in moved_comments], env_stripped)
     if missing_comment is not None:
         return f"comment {missing_comment!r} left its cell but is not in the environment cell"
+    missing_line = _missing_in_order(
+        [line.strip() for site in statements for line in _copied_lines(site)], env_stripped
+    )
+    if missing_line is not None:
+        return f"line {missing_line!r} of a moved block is not in the environment cell as written"
     if old_env is not None:
         if old_env not in where or not _is_env(new_cells[where[old_env]]):
             return "the environment cell was removed"
@@ -215,7 +222,7 @@ def _removed_problem(index: int, segments: Sequence[_Segment]) -> str | None:
     if not any(segment.site for segment in segments):
         return f"code cell {index + 1} was removed, but it had no install to move"
     for segment in segments:
-        if segment.site and not _TOOL.search(segment.line):
+        if segment.site and segment.site.statement is None and not _TOOL.search(segment.line):
             return _not_an_install(index, segment)
         for line in _rest(segment.site) if segment.site else [segment.line]:
             if not verdicts.is_inert(line):
@@ -307,7 +314,7 @@ def _align(
         elif lines[position : position + len(rest)] == rest:
             position += len(rest)
             gone.append(site)
-            if not _TOOL.search(segment.line):
+            if site.statement is None and not _TOOL.search(segment.line):
                 return gone, _not_an_install(index, segment), left
         else:
             return (
@@ -330,6 +337,16 @@ def _not_an_install(index: int, segment: _Segment) -> str:
     )
 
 
+def _copied_lines(site: InstallSite) -> list[str]:
+    """The lines of a moved block or definition that the environment cell copies as written:
+    all but its install lines (which pins may change), comments included, in order."""
+    statement = site.statement
+    if statement is None:
+        return []
+    installs = {i for start, end in statement.slots for i in range(start, end)}
+    return [line for i, line in enumerate(statement.lines) if i not in installs]
+
+
 def _rest(site: InstallSite) -> list[str]:
     """The lines the recogniser says are left of a site once its installs move."""
     return "".join(site.replacement or ()).splitlines()
@@ -344,7 +361,12 @@ def _env_contents(cell: dict[str, Any]) -> tuple[list[str], list[InstallCommand]
     text = "\n".join(envcell.document(cell_text(cell), envcell.recorded_header(cell)))
     sites = [site for site in installs.find_installs([text]) if site.movable]
     segments = _segments(text, sites)
-    kept = [s.line for s in segments if s.site is None and s.line.strip()]
+    kept = [
+        line
+        for s in segments
+        for line in ([s.line] if s.site is None else _copied_lines(s.site))
+        if line.strip()
+    ]
     return kept, [command for site in sites for command in site.commands if command.movable]
 
 

@@ -33,7 +33,7 @@ from nbsetup import (
 )
 from nbsetup.changes import WARNING_KINDS, Change
 from nbsetup.choices import Choices
-from nbsetup.installs.records import InstallCommand, InstallSite
+from nbsetup.installs.records import InstallCommand, InstallSite, Statement
 from nbsetup.magics import scan_cell
 from nbsetup.notebook_io import cell_text
 from nbsetup.pins import Pins
@@ -134,13 +134,13 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
     style = chosen.style
     rendered = [_render(entry, pins, style) for entry in document]
     lines = [r.line for r in rendered if isinstance(r, command_lines.CommandLine) and r.line]
-    notes = [n for r in rendered if not isinstance(r, str) for n in r.notes]
+    notes = [n for r in _command_lines(rendered) for n in r.notes]
     changes += _pin_changes(notes, pinned=bool(pins.files or pins.entries))
     places = {id(command): site for site in moving for command in site.commands}
     changes += [
         _normalised_change(r, places[id(r.command)])
-        for r in rendered
-        if isinstance(r, command_lines.CommandLine) and r.normalised and id(r.command) in places
+        for r in _command_lines(rendered)
+        if r.normalised and id(r.command) in places
     ]
     preloaded = runtime.preloaded_pins(
         lines, runtime.for_notebook(config.preloaded, notebook, sources)
@@ -217,9 +217,34 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
     return Result(result, tuple(changes), tuple(origins))
 
 
-#: An entry of the environment cell's document: a line kept as it is, or an install command
-#: (rendered with the pins on every run).
-_Entry = str | InstallCommand
+@dataclass(frozen=True)
+class _Block:
+    """A block moved whole (`installs.blocks`): its lines, and the commands in its slots."""
+
+    statement: Statement
+    commands: tuple[InstallCommand, ...]
+
+
+@dataclass(frozen=True)
+class _RenderedBlock:
+    """A block's text, its lines copied and its install lines rendered with the pins.
+
+    Its installs run only when its condition holds: the guard and the preloaded-package check,
+    which speak of what the cell surely installs, leave them out.
+    """
+
+    text: str
+    parts: tuple[command_lines.CommandLine, ...]
+
+    @property
+    def notes(self) -> tuple[install_lines.PinNote, ...]:
+        return tuple(note for part in self.parts for note in part.notes)
+
+
+#: An entry of the environment cell's document: a line kept as it is, an install command or
+#: a moved block (rendered with the pins on every run).
+_Entry = str | InstallCommand | _Block
+_Rendered = str | command_lines.CommandLine | _RenderedBlock
 
 
 @dataclass(frozen=True)
@@ -236,7 +261,17 @@ class _EnvDocument:
 
     @property
     def commands(self) -> tuple[InstallCommand, ...]:
-        return tuple(entry for entry in self.entries if isinstance(entry, InstallCommand))
+        return tuple(
+            command
+            for entry in self.entries
+            for command in (
+                (entry,)
+                if isinstance(entry, InstallCommand)
+                else entry.commands
+                if isinstance(entry, _Block)
+                else ()
+            )
+        )
 
     @classmethod
     def read(cls, cell: dict[str, Any]) -> _EnvDocument:
@@ -251,6 +286,12 @@ class _EnvDocument:
         for site in sites:
             entries += lines[position : site.start]
             texts += lines[position : site.start]
+            position = site.end
+            if site.statement is not None:
+                moved = _moved(site)
+                entries += moved
+                texts += [_written_text(entry) for entry in moved]
+                continue
             entries += [command for command in site.commands if command.movable]
             texts += [
                 c.written.text if c.written and c.written.text else ""
@@ -260,19 +301,77 @@ class _EnvDocument:
             rest = "".join(site.replacement or ()).splitlines()
             entries += rest
             texts += rest
-            position = site.end
         entries += lines[position:]
         texts += lines[position:]
         blocks = envcell.read_blocks(raw)
         return cls(tuple(entries), tuple(texts), blocks, envcell.header_of(raw, header))
 
 
-def _render(
-    entry: _Entry, pins: Pins, style: install_lines.LineStyle
-) -> str | command_lines.CommandLine:
+def _render(entry: _Entry, pins: Pins, style: install_lines.LineStyle) -> _Rendered:
     if isinstance(entry, str):
         return entry
+    if isinstance(entry, _Block):
+        return _render_block(entry, pins, style)
     return command_lines.render(entry, pins, style)
+
+
+def _render_block(block: _Block, pins: Pins, style: install_lines.LineStyle) -> _RenderedBlock:
+    """A block's lines as written, each install line rendered (pinned) in its slot.
+
+    `if IN_COLAB:` / `    !pip install x  # why` → `if IN_COLAB:` / `    !pip install x==1.0  #
+    why` with that pin: the indentation and every other line are copied.
+    """
+    lines = block.statement.lines
+    out: list[str] = []
+    parts = []
+    slots = {
+        start: (end, command)
+        for (start, end), command in zip(block.statement.slots, block.commands, strict=True)
+    }
+    index = 0
+    while index < len(lines):
+        if index in slots:
+            end, command = slots[index]
+            part = command_lines.render(command, pins, style)
+            line = lines[index]
+            out.append(line[: len(line) - len(line.lstrip())] + part.text)
+            parts.append(part)
+            index = end
+            continue
+        out.append(lines[index])
+        index += 1
+    return _RenderedBlock("\n".join(out), tuple(parts))
+
+
+def _written_text(entry: _Entry) -> str:
+    """An entry as the environment cell holds it once written (a read-back block's text)."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, _Block):
+        return "\n".join(entry.statement.lines)
+    return entry.written.text if entry.written and entry.written.text else ""
+
+
+def _moved(site: InstallSite) -> list[_Entry]:
+    """What a site that moves adds to the environment cell: its commands (and what is left of
+    a chain, when it moves whole), or its statement: a block's text, a definition's lines."""
+    statement = site.statement
+    if statement is not None and statement.kind == "block":
+        return [_Block(statement, site.commands)]
+    if statement is not None:
+        return list(statement.lines)
+    return [command for command in site.commands if command.movable]
+
+
+def _command_lines(rendered: Sequence[_Rendered]) -> list[command_lines.CommandLine]:
+    """Every command line of the document, those of moved blocks included, in order."""
+    out: list[command_lines.CommandLine] = []
+    for entry in rendered:
+        if isinstance(entry, _RenderedBlock):
+            out += entry.parts
+        elif not isinstance(entry, str):
+            out.append(entry)
+    return out
 
 
 def _split_cell(text: str, sites: Sequence[InstallSite]) -> tuple[str, list[_Entry], bool]:
@@ -301,8 +400,9 @@ def _split_cell(text: str, sites: Sequence[InstallSite]) -> tuple[str, list[_Ent
         while index < len(lines):
             if index in starts:
                 site = starts[index]
-                moved += [command for command in site.commands if command.movable]
-                moved += "".join(site.replacement or ()).splitlines()
+                moved += _moved(site)
+                if site.statement is None:
+                    moved += "".join(site.replacement or ()).splitlines()
                 index = site.end
                 continue
             if comments.is_comment_line(lines[index]):
@@ -311,7 +411,7 @@ def _split_cell(text: str, sites: Sequence[InstallSite]) -> tuple[str, list[_Ent
         return kept, moved, True
     for first, site in spans:
         moved += [line.rstrip() for line in lines[first : site.start]]
-        moved += [command for command in site.commands if command.movable]
+        moved += _moved(site)
     return kept, moved, False
 
 
@@ -338,7 +438,7 @@ def _apply(text: str, sites: Sequence[InstallSite]) -> str:
 
 
 def _env_text(
-    rendered: Sequence[str | command_lines.CommandLine],
+    rendered: Sequence[_Rendered],
     lines: Sequence[install_lines.InstallLine],
     pins: Pins,
     chosen: choices.Resolved,
@@ -347,18 +447,12 @@ def _env_text(
     checked = guard.guarded(lines) if chosen.guard else ()
     document = [entry if isinstance(entry, str) else entry.text for entry in rendered]
     style = chosen.style
-    pip = [e for e in rendered if not isinstance(e, str) and e.command.manager == "pip"]
+    pip = [e for e in _command_lines(rendered) if e.command.manager == "pip"]
     if style.installer == "auto" and pip:
         uv_style = replace(style, installer="uv")
-        uv = [
-            entry
-            if isinstance(entry, str)
-            else command_lines.render(entry.command, pins, uv_style).text
-            if entry.command.manager == "pip" and entry.line is not None
-            else entry.text
-            for entry in rendered
-        ]
-        document = envcell.installer_block(document, uv)
+        uv = [_uv_text(entry, pins, uv_style) for entry in rendered]
+        # A block's lines are indented one by one under the installer's branches.
+        document = envcell.installer_block(_split(document), _split(uv))
     text_lines = [
         *chosen.header_lines,
         *(guard.before_block(checked) if checked else ()),
@@ -394,6 +488,31 @@ def _env_cell_messages(
     if gone:
         messages.append(f"environment cell no longer records {', '.join(gone)}")
     return messages
+
+
+def _uv_text(entry: _Rendered, pins: Pins, uv_style: install_lines.LineStyle) -> str:
+    """An entry of the `auto` installer's uv branch: pip lines rendered as `%uv pip` lines."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, _RenderedBlock):
+        parts = entry.parts
+        texts = [_uv_text(part, pins, uv_style) for part in parts]
+        text = entry.text
+        # Each part's text sits in the block text once, in order, after its indentation.
+        out, position = [], 0
+        for part, new in zip(parts, texts, strict=True):
+            found = text.index(part.text, position)
+            out.append(text[position:found] + new)
+            position = found + len(part.text)
+        return "".join(out) + text[position:]
+    if entry.command.manager == "pip" and entry.line is not None:
+        return command_lines.render(entry.command, pins, uv_style).text
+    return entry.text
+
+
+def _split(document: Sequence[str]) -> list[str]:
+    """Document entries as lines: a moved block is several."""
+    return [line for entry in document for line in (entry.split("\n") if entry else [entry])]
 
 
 def _source_shape(cells: Sequence[dict[str, Any]]) -> str | list[str]:
@@ -458,6 +577,8 @@ def _unguaranteed_pins(sites: Sequence[InstallSite], pins: Pins) -> list[Change]
 
 
 def _hoisted_change(site: InstallSite) -> Change:
+    if site.statement is not None:
+        return _statement_change(site, site.statement)
     moved = [command for command in site.commands if command.movable]
     what = ", ".join(_command_text(command) for command in moved)
     if all(verdicts.is_apt_update(command) for command in moved):
@@ -471,6 +592,27 @@ def _hoisted_change(site: InstallSite) -> Change:
         site.start + 1,
         what,
     )
+
+
+def _statement_change(site: InstallSite, statement: Statement) -> Change:
+    """`moved if block (lines 3-6, installs x, y; reads IN_COLAB) to the environment cell`."""
+    where = f"lines {site.start + 1}-{site.end}" if site.end - site.start > 1 else "one line"
+    if statement.kind == "definition":
+        names = ", ".join(statement.names)
+        message = (
+            f"moved the definition of {names} to the environment cell, before the block "
+            "that reads it"
+        )
+        return Change("hoisted", message, site.cell + 1, site.start + 1, names)
+    what = "; ".join(_command_text(command) for command in site.commands)
+    reads = f"; it reads {', '.join(statement.names)}" if statement.names else ""
+    message = (
+        f"moved {site.form} ({where}, installs {what}{reads}) to the environment cell, "
+        "whole and as written"
+    )
+    if statement.imports is not None:
+        message += f"; its `import {statement.imports}` now runs there, first"
+    return Change("hoisted", message, site.cell + 1, site.start + 1, what)
 
 
 def _preloaded_change(pin: runtime.PreloadedPin) -> Change:

@@ -51,13 +51,23 @@ def moving_sites(
     """The sites whose installs move, beside the commands the environment cell `kept`.
 
     Every movable site, except one that only runs `apt-get update` when no apt install is in
-    the environment cell or moves into it.
+    the environment cell or moves into it. A definition a moving block reads (`installs.blocks`)
+    has no command: it moves with the block.
     """
     movable = [site for site in sites if site.movable]
     commands = [*kept, *(c for site in movable for c in site.commands if c.movable)]
     if installs_apt(commands):
         return movable
-    return [site for site in movable if not all(is_apt_update(c) for c in site.commands)]
+    return [
+        site
+        for site in movable
+        if not (site.commands and all(is_apt_update(c) for c in site.commands))
+    ]
+
+
+def is_definition(site: InstallSite) -> bool:
+    """A definition that moves before the block reading it: no install of its own."""
+    return site.statement is not None and site.statement.kind == "definition"
 
 
 def install_words(command: InstallCommand, *, editable: bool = True) -> list[str]:

@@ -301,7 +301,8 @@ def staying_snippet(draw: st.DrawFn) -> Snippet:
     call = f'subprocess.run([sys.executable, "-m", "pip", "install", {json.dumps(requirement)}])'
     choices = (
         ("if not IN_COLAB:", f"    {prefix} {word}"),
-        ("try:", "    import rich", "except ImportError:", f"    {prefix} rich"),
+        # `except ImportError` alone would move whole (`installs.blocks`): this one stays.
+        ("try:", "    import rich", "except Exception:", f"    {prefix} rich"),
         ('for name in ["rich"]:', "    !pip install {name}"),
         ("def setup():", f"    {call}"),
         ("%pip install {package}",),

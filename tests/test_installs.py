@@ -526,12 +526,31 @@ FIXES = [
     # --- blocks and interpolation -------------------------------------------------------
     pytest.param(
         "if x:\n    !pip install y\n",
-        (site(1, 2, "!pip", cmd("y", reason="inside an if block")),),
+        (
+            site(
+                1,
+                2,
+                "!pip",
+                cmd(
+                    "y",
+                    reason=(
+                        "inside an if block (its condition reads `x`, not a test of the runtime)"
+                    ),
+                ),
+            ),
+        ),
         id="inside if",
     ),
     pytest.param(
-        "try:\n    import y\nexcept ImportError:\n    !pip install y\n",
-        (site(3, 4, "!pip", cmd("y", reason="inside a try block")),),
+        "try:\n    import y\nexcept Exception:\n    !pip install y\n",
+        (
+            site(
+                3,
+                4,
+                "!pip",
+                cmd("y", reason="inside a try block (it catches more than ImportError)"),
+            ),
+        ),
         id="inside try",
     ),
     pytest.param(
@@ -757,7 +776,7 @@ BARRIERS = [
         id="uninstall",
     ),
     pytest.param(
-        ["import os\nif os.environ.get('X'):\n    !pip install a\n", "!pip install b\n"],
+        ["import os\nif os.path.exists('X'):\n    !pip install a\n", "!pip install b\n"],
         "follows an install that stays in place at cell 1, line 3",
         id="install left in an if block",
     ),

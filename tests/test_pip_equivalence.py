@@ -229,6 +229,76 @@ SCENARIOS = [
         "!pip download -d wheels --no-deps --index-url @PRIVATE@ secretpkg",
         "!pip install --no-index --find-links wheels secretpkg",
     ),
+    # Issue 31: a block that decides only from the starting environment moves whole, in its
+    # place among the other moved installs; each condition form is taken both ways.
+    moving(
+        "block_sys_platform_true",
+        "x = 1",
+        "!pip install base==1.0",
+        'import sys\nif sys.platform == "linux":\n    !pip install capped\nelse:\n    pass',
+        "!pip install gamma",
+    ),
+    moving(
+        "block_sys_platform_false",
+        "x = 1",
+        "!pip install base==1.0",
+        'import sys\nif sys.platform == "darwin":\n'
+        "    !pip install capped\nelse:\n    !pip install alpha",
+        "!pip install gamma",
+    ),
+    moving(
+        "block_find_spec_is_none_true",
+        "x = 1",
+        'import importlib.util\nif importlib.util.find_spec("alpha") is None:\n'
+        "    !pip install alpha==1.0",
+        "!pip install alpha",
+    ),
+    moving(
+        "block_find_spec_is_none_false",
+        "x = 1",
+        'import importlib.util\nif importlib.util.find_spec("json") is None:\n'
+        "    !pip install alpha==1.0",
+        "!pip install alpha",
+    ),
+    moving(
+        "block_environment_variable_set",
+        "x = 1",
+        'import os\nif "HOME" in os.environ:\n    %pip install alpha==1.0\n',
+        "!pip install gamma",
+    ),
+    moving(
+        "block_environment_variable_unset",
+        "x = 1",
+        'import os\nif os.environ.get("NBSETUP_NOT_SET"):\n    %pip install alpha==1.0\n',
+        "!pip install gamma",
+    ),
+    moving(
+        "block_colab_variable_false_takes_else",
+        "import sys\nIN_COLAB = 'google.colab' in sys.modules",
+        "x = 1",
+        "# Colab has floored\nif IN_COLAB:\n"
+        "    !pip install floored\nelse:\n    !pip install base==1.0",
+        "!pip install capped",
+        "print(IN_COLAB)",
+    ),
+    moving(
+        "block_try_import_error_installs",
+        "x = 1",
+        "try:\n    import gamma\nexcept ImportError:\n    !pip install gamma==1.0",
+        "!pip install gamma",
+    ),
+    moving(
+        "block_try_import_error_imports",
+        "x = 1",
+        "try:\n    import json\nexcept ImportError:\n    !pip install gamma==1.0",
+        "!pip install gamma",
+    ),
+    scenario(
+        "block_reading_a_user_variable_stays",
+        "use = True",
+        "if use:\n    !pip install base==1.0",
+        "!pip install capped",
+    ),
     # Only installs that always run move.
     scenario(
         "install_after_false_and",
@@ -365,6 +435,21 @@ def test_rewrite_installs_what_the_original_installs(
     assert _without(after.snapshot, set(pins)) == _without(before.snapshot, set(pins)), (
         f"the rewrite ends with another environment{context}"
     )
+
+
+@pytest.mark.parametrize(
+    "form", ["sys_platform", "find_spec_is_none", "environment_variable", "try_import_error"]
+)
+def test_block_scenarios_take_each_branch(form: str, trials: Mapping[str, Future[Trial]]) -> None:
+    """Each pair of block scenarios runs both ways: the original environments differ."""
+    pairs = {
+        "sys_platform": ("true", "false"),
+        "find_spec_is_none": ("true", "false"),
+        "environment_variable": ("set", "unset"),
+        "try_import_error": ("installs", "imports"),
+    }
+    one, other = (trials[f"block_{form}_{end}"].result() for end in pairs[form])
+    assert one.original.snapshot.freeze() != other.original.snapshot.freeze()
 
 
 def test_the_world_models_what_the_scenarios_rely_on(

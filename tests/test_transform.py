@@ -131,7 +131,7 @@ def test_chain_keeps_its_other_part():
 
 
 def test_unmovable_install_stays_and_is_reported():
-    guarded = "try:\n    import x\nexcept ImportError:\n    !pip install x"
+    guarded = "try:\n    import x\nexcept Exception:\n    !pip install x"
     notebook = _nb(_code("!pip install numpy"), _code(guarded))
     result = transform.hoist(notebook)
     assert _sources(result.notebook)[1] == guarded
@@ -297,7 +297,7 @@ def test_kernels_decide_which_notebooks_are_rewritten(accepted, language, skippe
 
 def test_a_pinned_package_an_install_left_in_place_installs_is_not_guaranteed():
     pins = parse_requirements("numpy==1.26.4\n", "requirements.txt", lambda path: "")
-    cell = "import os\nif os.environ.get('OLD'):\n    !pip install numpy==1.24 rich\n"
+    cell = "import os\nif os.path.exists('OLD'):\n    !pip install numpy==1.24 rich\n"
     result = transform.hoist(_nb(_code(cell)), pins)
     warnings = [c for c in result.changes if c.kind == "unguaranteed"]
     assert [(c.cell, c.line, c.package) for c in warnings] == [(1, 3, "numpy")]

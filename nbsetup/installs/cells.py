@@ -9,9 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from nbsetup import optouts, packages, quoting
+from nbsetup import comments, optouts, packages, quoting
+from nbsetup.installs import blocks
 from nbsetup.installs.arguments import SYS_EXECUTABLE, parse_command
-from nbsetup.installs.records import InstallCommand, InstallSite, LineKind, Written
+from nbsetup.installs.records import InstallCommand, InstallSite, LineKind, Statement, Written
 from nbsetup.installs.shell import Part, ShellLine, ShellSyntaxError, parse_line
 from nbsetup.magics import PYTHON_CELL_MAGICS, SHELL_CELL_MAGICS, CellScan, Escape, scan_cell
 
@@ -75,6 +76,7 @@ _RELEVANT_TEXT = (
     "PIP_",
     "UV_",
     "PYTHONUSERBASE",
+    "sys.path",
 )
 _RELEVANT_WORD = re.compile(r"\b(uv|cd)\b")
 _SHELL_FUNCTION = re.compile(r"\s*(function\s+[\w-]+|[\w-]+\s*\(\s*\))")
@@ -103,11 +105,30 @@ class _State:
     #: The first line that stops hoisting (`barrier_at`): an install that stays where it is,
     #: or a change of what later installs resolve against. Nothing after it moves above it.
     barrier: str | None = None
+    #: Where `os.environ` (or `%env`) was first set, and `sys.path` first changed: after
+    #: either, a test of the runtime no longer reads the environment the kernel started with.
+    environ_change: str | None = None
+    path_change: str | None = None
+    #: The definitions a block may read, by name: the last statement that bound it (`blocks`).
+    definitions: dict[str, _Definition] = field(default_factory=dict)
+    #: Definition sites already moved with an earlier block, as (cell, line).
+    emitted: set[tuple[int, int]] = field(default_factory=set)
+    #: The code cells scanned so far (for `"M" in sys.modules`: was M imported before?).
+    seen: list[str] = field(default_factory=list)
 
     def barrier_at(self, what: str, cell: int, line: int) -> None:
         """Record a barrier, `what` at 0-based `cell` and `line`, unless an earlier one holds."""
         if self.barrier is None:
             self.barrier = f"{what} at cell {cell + 1}, line {line + 1}"
+
+
+@dataclass(frozen=True)
+class _Definition:
+    """A statement that binds a name a block may read: its site, if it may move, or why not."""
+
+    found: blocks.Found
+    site: InstallSite
+    reason: str | None
 
 
 def _names(requirements: Sequence[str]) -> set[str]:
@@ -372,7 +393,12 @@ def _shell_view(command: str, magic: bool) -> tuple[str, int] | None:
 
 
 def _escape_site(
-    cell: int, lines: Sequence[str], scan: CellScan, escape: Escape, state: _State
+    cell: int,
+    lines: Sequence[str],
+    scan: CellScan,
+    escape: Escape,
+    state: _State,
+    in_block: bool = False,
 ) -> InstallSite | None:
     """A `!cmd` or `%magic` line: its install parts, or only its effect on the state."""
     command = escape.command
@@ -398,7 +424,10 @@ def _escape_site(
         if name in ("env", "set_env") and _RESOLVER_VARIABLE.match(command[len(name) :].strip()):
             variable = re.split(r"[\s=]", command[len(name) :].strip(), maxsplit=1)[0]
             state.barrier_at(f"%{name} {variable}", cell, escape.start)
+            state.environ_change = state.environ_change or _at(f"%{name}", cell, escape.start)
             return None
+        if name in ("env", "set_env") and command[len(name) :].strip():
+            state.environ_change = state.environ_change or _at(f"%{name}", cell, escape.start)
         if name == "writefile":
             state.written.add(posixpath.basename(command.split()[-1]) if command.split() else "")
         if name not in _LINE_MAGIC_TOOLS:
@@ -418,7 +447,8 @@ def _escape_site(
         reason = "output is used"
     elif marker != "!" and len(line.parts) > 1:
         reason = "shell chain in a line magic"
-    block = _block_reason(scan, escape.start, len(escape.indent))
+    # A line of a block that may move is judged as a line of its own; `_close_block` decides.
+    block = None if in_block else _block_reason(scan, escape.start, len(escape.indent))
     how = _Line("!", "!")
     if marker != "!":
         name = _MAGIC_NAME.split(command, maxsplit=1)[0]
@@ -507,12 +537,22 @@ def _python_line_state(text: str, state: _State, cell: int, line: int) -> None:
     for pattern in (_OPEN_FOR_WRITE, _PATH_WRITE):
         written |= {posixpath.basename(path) for path in pattern.findall(text)}
     state.written |= written
+    if _PATH_CHANGE.search(text):
+        state.path_change = state.path_change or _at("a change of sys.path", cell, line)
     for match in _ENVIRON_WRITE.finditer(text):
+        state.environ_change = state.environ_change or _at("a change of os.environ", cell, line)
         name = match.group(1) or match.group(2)
         if name is None or _RESOLVER_VARIABLE.match(name):
             state.barrier_at(f"a change of {name or 'os.environ'}", cell, line)
     if written & _RESOLVER_FILES:
         state.barrier_at(f"a write of {sorted(written & _RESOLVER_FILES)[0]}", cell, line)
+
+
+_PATH_CHANGE = re.compile(r"\bsys\.path\s*(?:\.\s*(?:append|insert|extend|remove|pop)\b|\[|\+?=)")
+
+
+def _at(what: str, cell: int, line: int) -> str:
+    return f"{what} at cell {cell + 1}, line {line + 1}"
 
 
 def _relevant(source: str) -> bool:
@@ -560,20 +600,217 @@ def _python_cell(
             # File the call under the statement it starts in, even mid-statement.
             owner = max((start for start in starts if start <= call.start), default=call.start)
             calls.setdefault(owner, []).append(call)
+    statements = blocks.find_statements(source, scan) if blocks.may_hold_block(source) else ()
+    at = {found.start: found for found in statements}
+    known = [name for name in state.definitions if name in source]
+    stores = blocks.assignments(source) if statements or known else {}
     sites: list[InstallSite] = []
+    block: blocks.Found | None = None
+    inner: list[InstallSite] = []
+    opt_out = (floor, scan.string_lines, choice)
     for logical in scan.logical_lines:
+        if block is not None and logical.start >= block.end:
+            sites += _end_block(cell, lines, block, inner, state, stores, opt_out)
+            block, inner = None, []
+        found = at.get(logical.start)
+        if found is not None and found.kind == "block":
+            block = found
+        elif found is not None:
+            _define(cell, lines, found, state)
         if logical.escape is not None:
-            site = _escape_site(cell, lines, scan, logical.escape, state)
+            site = _escape_site(cell, lines, scan, logical.escape, state, block is not None)
+            if block is not None:
+                if site is not None:
+                    inner.append(site)
+                continue
         else:
-            found = [_call_site(cell, lines, call, state) for call in calls.get(logical.start, [])]
-            site = _one_site([site for site in found if site is not None])
+            found_calls = calls.get(logical.start, [])
+            found_sites = [_call_site(cell, lines, call, state) for call in found_calls]
+            site = _one_site([site for site in found_sites if site is not None])
             text = "".join(lines[logical.start : logical.end])
             _python_line_state(text, state, cell, logical.start)
         if site is not None:
             site = _opted_out(site, lines, floor, scan.string_lines, choice)
             sites.append(site)
             _note_barrier(site, state)
+    if block is not None:
+        sites += _end_block(cell, lines, block, inner, state, stores, opt_out)
+    _forget_reassigned(cell, statements, stores, state)
     return sites
+
+
+def _define(cell: int, lines: Sequence[str], found: blocks.Found, state: _State) -> None:
+    """Record a definition a later block may read (or why it cannot move with one)."""
+    text = tuple(line.rstrip("\r\n") for line in lines[found.start : found.end])
+    reason = found.reason
+    if reason is None and any(comments.is_form_line(line) for line in text):
+        reason = "a Colab form field: the user's choice"
+    if reason is None:
+        reason = _environment_problem(state) or _modules_problem(found, state, lines)
+    statement = Statement("definition", text, found.names, what="a definition")
+    site = InstallSite(cell, found.start, found.end, "definition", (), (), statement)
+    for name in found.names:
+        earlier = state.definitions.get(name)
+        if (
+            reason is not None
+            and found.what == "an import"
+            and name in blocks.RUNTIME_MODULES
+            and earlier is not None
+            and earlier.reason is None
+        ):
+            continue  # `import os, re` binds the same `os` again: the earlier import still does
+        state.definitions[name] = _Definition(found, site, reason)
+
+
+def _forget_reassigned(
+    cell: int,
+    statements: Sequence[blocks.Found],
+    stores: dict[str, list[int]],
+    state: _State,
+) -> None:
+    """A name bound again in a cell, other than by a definition, may no longer be trusted."""
+    defined = {(name, f.start) for f in statements if f.kind == "definition" for name in f.names}
+    for name, found_lines in stores.items():
+        definition = state.definitions.get(name)
+        other = [line for line in found_lines if (name, line) not in defined]
+        if definition is not None and other:
+            reason = f"`{name}` is set again at cell {cell + 1}, line {other[0] + 1}"
+            state.definitions[name] = replace(definition, reason=reason)
+
+
+def _environment_problem(state: _State) -> str | None:
+    """Why a test of the runtime here may not read the environment the kernel starts with."""
+    if state.environ_change is not None:
+        return f"follows {state.environ_change}"
+    if state.path_change is not None:
+        return f"follows {state.path_change}"
+    if state.directory_changed:
+        return "follows a change of directory"
+    return None
+
+
+def _modules_problem(found: blocks.Found, state: _State, lines: Sequence[str]) -> str | None:
+    """`"M" in sys.modules` after code that imports M reads the notebook, not the runtime."""
+    earlier = "".join([*state.seen, *lines[: found.start]])
+    for module in found.modules:
+        top = re.escape(module.split(".")[0])
+        if re.search(rf"\b(?:import|from)\s+{top}\b", earlier):
+            return f"reads sys.modules for {module}, which the notebook imports before"
+    return None
+
+
+def _end_block(
+    cell: int,
+    lines: Sequence[str],
+    block: blocks.Found,
+    inner: Sequence[InstallSite],
+    state: _State,
+    stores: dict[str, list[int]],
+    opt_out: tuple[int, frozenset[int], str | None],
+) -> list[InstallSite]:
+    """The sites of a candidate block (`_close_block`), unless the user keeps it where it is:
+    its cell opts out, or a `# nbsetup: skip` is on one of its lines or in the comment block
+    above it. Then each of its installs stays, with that reason, as a barrier."""
+    floor, in_strings, choice = opt_out
+    reason = choice or optouts.line_reason(lines, block.start, block.end, floor, in_strings)
+    if reason is None:
+        return _close_block(cell, lines, block, inner, state, stores)
+    kept = [optouts.keep(site, reason) for site in inner]
+    for site in kept:
+        _note_barrier(site, state)
+    return kept
+
+
+def _close_block(
+    cell: int,
+    lines: Sequence[str],
+    block: blocks.Found,
+    inner: Sequence[InstallSite],
+    state: _State,
+    stores: dict[str, list[int]],
+) -> list[InstallSite]:
+    """The sites of a candidate block: one that moves whole, with its definitions, or its
+    install lines left in place (each a barrier), with why."""
+    needed: list[InstallSite] = []
+    reason = block.reason or _inner_problem(block, inner)
+    if reason is None:
+        reason = _environment_problem(state) or _modules_problem(block, state, lines)
+    if reason is None:
+        reason = _resolve(cell, block, state, stores, needed)
+    if reason is None:
+        text = tuple(line.rstrip("\r\n") for line in lines[block.start : block.end])
+        slots = tuple((site.start - block.start, site.end - block.start) for site in inner)
+        statement = Statement("block", text, block.reads, slots, block.imports, block.what)
+        commands = tuple(command for site in inner for command in site.commands)
+        form = "if block" if block.what == "an if block" else "try block"
+        site = InstallSite(cell, block.start, block.end, form, commands, (), statement)
+        fresh = [d for d in needed if (d.cell, d.start) not in state.emitted]
+        state.emitted |= {(d.cell, d.start) for d in fresh}
+        return [*fresh, site]
+    where = f"inside {block.what} ({reason})"
+    kept = []
+    for site in inner:
+        # Where the line sits explains more than what it says, as for any indented install.
+        commands = tuple(replace(c, movable=False, reason=where) for c in site.commands)
+        site = replace(site, commands=commands, replacement=None)
+        kept.append(site)
+        _note_barrier(site, state)
+    return kept
+
+
+def _inner_problem(block: blocks.Found, inner: Sequence[InstallSite]) -> str | None:
+    """Why a block's install lines cannot move as they are: one whole install per line."""
+    by_start = {site.start: site for site in inner}
+    for line in block.installs:
+        site = by_start.get(line)
+        if site is None:
+            return f"line {line + 1} of a branch is not an install"
+        unmovable = next((c for c in site.commands if not c.movable), None)
+        if unmovable is not None:
+            return unmovable.reason
+        if len(site.commands) != 1 or site.replacement != ():
+            return f"line {line + 1} of a branch does more than install"
+        command = site.commands[0]
+        if command.written is None or command.written.text is None or command.repaired:
+            return f"line {line + 1} would be rewritten, so the block cannot move as written"
+    if not any(c.action == "install" for site in inner for c in site.commands):
+        return "its branches install nothing"
+    return None
+
+
+def _resolve(
+    cell: int,
+    block: blocks.Found,
+    state: _State,
+    stores: dict[str, list[int]],
+    needed: list[InstallSite],
+) -> str | None:
+    """Why a name the block reads does not come from a definition that may move, or None.
+
+    The definitions it needs (and theirs, in turn) are added to `needed`, in notebook order.
+    """
+    todo = list(block.reads)
+    done: set[str] = set()
+    while todo:
+        name = todo.pop(0)
+        if name in done or blocks.builtin(name):
+            continue
+        done.add(name)
+        definition = state.definitions.get(name)
+        own = {definition.site.start} if definition and definition.site.cell == cell else set()
+        again = [line for line in stores.get(name, ()) if line < block.start and line not in own]
+        if again:
+            return f"its condition reads `{name}`, set again at line {again[0] + 1}"
+        if definition is None:
+            return f"its condition reads `{name}`, not a test of the runtime"
+        if definition.reason is not None:
+            where = f"cell {definition.site.cell + 1}, line {definition.site.start + 1}"
+            return f"its condition reads `{name}`, from {where}: {definition.reason}"
+        if definition.site not in needed:
+            needed.append(definition.site)
+        todo += definition.found.reads
+    needed.sort(key=lambda site: (site.cell, site.start))
+    return None
 
 
 def _one_site(sites: Sequence[InstallSite]) -> InstallSite | None:
@@ -736,24 +973,38 @@ def _find_installs(
     sites: list[InstallSite] = []
     reasons = dict(opted_out)
     for cell, source in enumerate(sources):
-        if not source or not _relevant(source):
+        if not source:
             continue
-        why = reasons.get(cell)
-        lines = source.splitlines(keepends=True)
-        scan = scan_cell(source)
-        if scan.cell_magic is None or scan.magic_line is None:
-            sites.extend(_python_cell(cell, lines, source, scan, state, why))
+        if not _relevant(source) and not blocks.may_hold_block(source):
+            if any(name in source for name in state.definitions):
+                _forget_reassigned(cell, (), blocks.assignments(source), state)
+            state.seen.append(source)
             continue
-        name, options = scan.cell_magic
-        first = scan.magic_line + 1
-        script = options.split()[:1]
-        if name in SHELL_CELL_MAGICS:
-            sites.extend(_shell_cell(cell, lines, first, options, f"%%{name}", state, why))
-        elif name == "script" and script and _SCRIPT_SHELLS.match(script[0]):
-            rest = " ".join(options.split()[1:])
-            sites.extend(_shell_cell(cell, lines, first, rest, "%%script", state, why))
-        elif name in PYTHON_CELL_MAGICS:
-            sites.extend(_python_cell(cell, lines, source, scan, state, why))
-        elif name == "writefile" and options.split():
-            state.written.add(posixpath.basename(options.split()[-1]))
-    return tuple(sites)
+        _scan_cell(cell, source, state, sites, reasons.get(cell))
+        state.seen.append(source)
+    # Definitions join the notebook order of the block that needs them.
+    return tuple(sorted(sites, key=lambda site: (site.cell, site.start)))
+
+
+def _scan_cell(
+    cell: int, source: str, state: _State, sites: list[InstallSite], why: str | None
+) -> None:
+    """One code cell: a Python cell, or a shell, Python or `%%writefile` cell magic; `why`:
+    the reason the cell opts out, if it does."""
+    lines = source.splitlines(keepends=True)
+    scan = scan_cell(source)
+    if scan.cell_magic is None or scan.magic_line is None:
+        sites.extend(_python_cell(cell, lines, source, scan, state, why))
+        return
+    name, options = scan.cell_magic
+    first = scan.magic_line + 1
+    script = options.split()[:1]
+    if name in SHELL_CELL_MAGICS:
+        sites.extend(_shell_cell(cell, lines, first, options, f"%%{name}", state, why))
+    elif name == "script" and script and _SCRIPT_SHELLS.match(script[0]):
+        rest = " ".join(options.split()[1:])
+        sites.extend(_shell_cell(cell, lines, first, rest, "%%script", state, why))
+    elif name in PYTHON_CELL_MAGICS:
+        sites.extend(_python_cell(cell, lines, source, scan, state, why))
+    elif name == "writefile" and options.split():
+        state.written.add(posixpath.basename(options.split()[-1]))

@@ -81,6 +81,28 @@ class InstallCommand:
 
 
 @dataclass(frozen=True)
+class Statement:
+    """A Python statement that moves to the environment cell whole, verbatim (`blocks`).
+
+    `if IN_COLAB:` / `    !pip install x` is `Statement("block", lines, ("IN_COLAB",),
+    slots=((1, 2),))`: `slots[i]` is where command i of its site sits in `lines` (rendered with
+    the pins there, the other lines copied). `IN_COLAB = "google.colab" in sys.modules` is a
+    `"definition"` of `IN_COLAB` that a block reads: it moves first, and has no commands.
+    """
+
+    kind: Literal["block", "definition"]
+    #: The statement's lines as written, without their line breaks.
+    lines: tuple[str, ...]
+    #: A block: the names its conditions read; a definition: the names it binds.
+    names: tuple[str, ...] = ()
+    slots: tuple[tuple[int, int], ...] = ()
+    #: `try: import x` / `except ImportError:`: the module now imported in the environment cell.
+    imports: str | None = None
+    #: "an if block", "a try block" (a definition: what it is), for the report.
+    what: str = "an if block"
+
+
+@dataclass(frozen=True)
 class InstallSite:
     """A run of source lines in one code cell that holds install commands.
 
@@ -99,6 +121,8 @@ class InstallSite:
     form: str
     commands: tuple[InstallCommand, ...]
     replacement: tuple[str, ...] | None
+    #: The block or definition these lines are, when they move as one statement (`blocks`).
+    statement: Statement | None = None
 
     @property
     def movable(self) -> bool:
