@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from nbsetup import install_lines, quoting
+from nbsetup import comments, install_lines, quoting
 from nbsetup.install_lines import InstallLine, LineStyle, PinNote
 from nbsetup.installs.arguments import SYS_EXECUTABLE
 from nbsetup.installs.records import InstallCommand, LineKind, Written
@@ -72,9 +72,8 @@ def render(command: InstallCommand, pins: Pins, style: LineStyle) -> CommandLine
     )
     if command.manager == "pip" and style.installer == "uv":
         normalised.append("written as a uv pip line (installer = uv)")
-        return CommandLine(
-            install_lines.render_line(line, style), original, line, tuple(normalised), tuple(notes)
-        )
+        text = _with_comment(install_lines.render_line(line, style), command)
+        return CommandLine(text, original, line, tuple(normalised), tuple(notes))
     quiet = (
         style.quiet
         and command.manager in ("pip", "uv")
@@ -96,7 +95,24 @@ def render(command: InstallCommand, pins: Pins, style: LineStyle) -> CommandLine
             if quiet and index == command.action_word:
                 words.append("-q")
         text = _text(command, words, style)
+        if text != (written.text if written is not None else None):
+            text = _with_comment(text, command)
     return CommandLine(text, original, line, tuple(normalised), tuple(notes))
+
+
+def _with_comment(text: str, command: InstallCommand) -> str:
+    """A line rendered anew from a command's words, with the trailing comment the notebook's
+    line had (comments are never deleted: `!pip install x  # why` keeps `# why`)."""
+    written = command.written
+    if written is None or written.text is None:
+        return text
+    if written.spans:
+        rest = written.text[written.spans[-1][1] :].lstrip()
+        comment = rest if rest.startswith("#") else None
+    else:
+        found = comments.comments(written.text)
+        comment = found[-1] if found else None
+    return f"{text}  {comment}" if comment else text
 
 
 def _pin(command: InstallCommand, text: str, pins: Pins) -> tuple[tuple[str, ...], list[PinNote]]:

@@ -177,3 +177,19 @@ def test_auto_cell_picks_the_branch_the_kernel_can_run(tmp_path, with_pip, expec
     name, line = calls[0]
     assert [name, line[: len(expected[1])]] == expected
     assert line.endswith("numpy==1.26.4")
+
+
+@pytest.mark.parametrize("installer", ["uv", "auto"])
+def test_a_line_written_anew_for_the_installer_keeps_its_comment(installer):
+    """`--installer uv` renders pip lines from their words: the trailing comment stays (it was
+    dropped, and the safety net refused the rewrite)."""
+    from nbsetup import safety
+
+    notebook = _nb("import os", "!pip install numpy requests  # for the API\nimport requests")
+    lines, result = _env_lines(notebook, installer)
+    uv_lines = [line for line in lines if "%uv pip install" in line]
+    assert uv_lines
+    assert all(line.endswith("  # for the API") for line in uv_lines)
+    safety.verify(notebook, result.notebook, result.origins)
+    again = transform.hoist(result.notebook, PINS, _config(installer))
+    assert again.notebook == result.notebook
