@@ -63,9 +63,10 @@ def _env_lines(notebook, installer, pip="%pip"):
             "auto",
             "%pip",
             [
-                "# nbsetup: begin installer: %pip if the kernel has pip, else %uv pip "
-                "(uv-made environments lack pip)",
+                "# nbsetup: begin installer: pip if the kernel has it, else uv pip "
+                "(uv venvs lack pip)",
                 "import importlib.util",
+                "",
                 'if importlib.util.find_spec("pip"):',
                 "    %pip install --index-url https://example.org/simple numpy==1.26.4",
                 "else:",
@@ -103,7 +104,7 @@ def test_switching_the_installer_rewrites_the_environment_cell(before, after):
 def test_auto_keeps_apt_and_conda_lines_as_written_in_both_branches():
     notebook = _nb("!apt-get install -y ffmpeg\n!conda install -y gdal\n!pip install numpy")
     lines, _ = _env_lines(notebook, "auto")
-    assert lines[3:] == [
+    assert lines[4:] == [
         "    !apt-get install -y ffmpeg",
         "    !conda install -y gdal",
         "    !pip install numpy==1.26.4",
