@@ -176,3 +176,33 @@ def test_auto_cell_picks_the_branch_the_kernel_can_run(tmp_path, with_pip, expec
     name, line = calls[0]
     assert [name, line[: len(expected[1])]] == expected
     assert line.endswith("numpy==1.26.4")
+
+
+def test_auto_indents_every_line_of_a_continued_install():
+    notebook = _nb("!pip install -qU \\\n  numpy \\\n  pandas")
+    lines, first = _env_lines(notebook, "auto")
+    assert lines[3:8] == [
+        'if importlib.util.find_spec("pip"):',
+        "    !pip install -qU \\",
+        "      numpy==1.26.4 \\",
+        "      pandas",
+        "else:",
+    ]
+    assert envcell.document("\n".join(lines)) == [
+        "!pip install -qU \\",
+        "  numpy==1.26.4 \\",
+        "  pandas",
+    ]
+    assert transform.hoist(first.notebook, PINS, _config("auto")).notebook is first.notebook
+
+
+def test_auto_keeps_the_blank_lines_of_the_document():
+    """A blank line in the branches is the document's: black and ruff put one after an import."""
+    _, first = _env_lines(NOTEBOOK, "auto")
+    cells = first.notebook["cells"]
+    own = "    import os\n\n    os.getcwd()\n"  # the user's lines, as the formatters write them
+    text = cell_text(cells[0]).replace("else:", f"{own}else:")
+    text = text.replace("# nbsetup: end installer", f"{own}# nbsetup: end installer")
+    cells[0] = {**cells[0], "source": text}
+    assert envcell.document(text)[-3:] == ["import os", "", "os.getcwd()"]
+    assert transform.hoist(first.notebook, PINS, _config("auto")).notebook is first.notebook
