@@ -31,11 +31,14 @@ BEFORE, AFTER = "guard-before", "guard-after"
 
 _PINS = "__PINS__"
 # Written as `ruff format` and black write it (two blank lines around each def, lines within 88
-# columns; tests/test_formatters.py runs both), so that neither reformats what `fix` writes back.
-# The before block ends with a statement, not a def: a formatter would put two blank lines
-# between a def and whatever the cell has next.
+# columns; tests/test_formatters.py runs both), so that neither reformats what `fix` writes back,
+# with one import a line, sorted, as `ruff check --fix` (isort's I001) would leave it. The
+# before block ends with a statement, not a def: a formatter would put two blank lines between
+# a def and whatever the cell has next.
 _BEFORE_BODY = f'''\
-import importlib.metadata, sys, warnings
+import importlib.metadata
+import sys
+import warnings
 
 _nbsetup_pins = {_PINS}
 

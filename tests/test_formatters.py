@@ -301,6 +301,17 @@ def test_ruff_leaves_generated_code_alone():
     )
     formatted = [cell_text(cell) for cell in json.loads(process.stdout)["cells"]]
     assert dict(zip(GENERATED, formatted, strict=True)) == dict(zip(GENERATED, texts, strict=True))
+    # Nor does `ruff check --fix` find anything to fix (its default rules, and isort's order).
+    lint_options = ["--isolated", "--extend-select", "I", "--stdin-filename", "x.ipynb"]
+    for text in texts:  # one notebook each: a notebook's cells share their names
+        lint = subprocess.run(
+            [sys.executable, "-m", "ruff", "check", *lint_options],
+            input=json.dumps(_nb(text)),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert lint.returncode == 0, lint.stdout
 
 
 @pytest.mark.slow  # about 20 s: eight pipelines over the 55 golden inputs
