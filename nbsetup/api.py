@@ -36,7 +36,8 @@ class FixResult:
     `result.data == original` exactly when `result.changed` is false.
     """
 
-    #: `"changed"`, `"unchanged"`, or `"skipped"` (a notebook whose kernel is not rewritten).
+    #: `"changed"`, `"unchanged"`, or `"skipped"` (a notebook whose kernel is not rewritten,
+    #: or that opts out).
     status: str
     #: The fixed notebook, byte for byte as `nbsetup fix` writes it.
     data: bytes
@@ -90,8 +91,8 @@ def fix_bytes(
         config: The settings a `[tool.nbsetup]` table holds (`ProjectConfig`, e.g. from
             `load_config`); None: the defaults. Its `pin_sources` and `exclude` are not used:
             pins are given by `pins`.
-        pins_label: How the environment cell's header names the pin source, as `nbsetup fix`
-            names the requirements file relative to the notebook (`"../requirements.txt"`).
+        pins_label: How the report and errors name the pin source, as `nbsetup fix` names
+            the requirements file relative to the notebook (`"../requirements.txt"`).
             Default: the pin paths as given, or the files a `Pins` was read from.
 
     Returns:
@@ -143,7 +144,9 @@ def fix_path(
             invalid, pin-missing fails, or the rewrite failed a safety check. The file is then
             left untouched.
     """
-    fixed = pipeline.fix_file(Path(path), project=config, pins=_request(pins), write=write)
+    fixed = pipeline.fix_file(
+        Path(path), project=_for_file(config, path), pins=_request(pins), write=write
+    )
     return _result(fixed, str(path))
 
 
@@ -166,7 +169,9 @@ def check_path(
         select=frozenset(code.upper() for code in select) if select is not None else None,
         ignore=frozenset(code.upper() for code in ignore),
     )
-    checked = pipeline.check_file(Path(path), rules=rules, project=config, pins=_request(pins))
+    checked = pipeline.check_file(
+        Path(path), rules=rules, project=_for_file(config, path), pins=_request(pins)
+    )
     return list(checked.diagnostics)
 
 
@@ -179,6 +184,11 @@ def load_config(path: PathLike) -> ProjectConfig:
 
 
 # --- from the API's arguments to the pipeline's ----------------------------------------------
+
+
+def _for_file(config: ProjectConfig | None, path: PathLike) -> ProjectConfig | None:
+    """The settings given for a notebook file, with their `per-file-settings` for it."""
+    return None if config is None else nbsetup.config.for_file(config, Path(path))
 
 
 def _result(fixed: pipeline.Fixed, path: str | None) -> FixResult:

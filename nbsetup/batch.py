@@ -23,6 +23,7 @@ from pathlib import Path
 from nbsetup import notebook_io, parallel, pipeline, selection
 from nbsetup.config import ConfigError, Overrides, ProjectConfig
 from nbsetup.errors import EmptyFile, InvalidJson, NbsetupError, NotText, UnpinnedPackages
+from nbsetup.files import sync_all
 from nbsetup.parallel import Outcome, default_jobs
 from nbsetup.report import CHANGED, FAILED, FileCheck, FileResult, render_diff
 from nbsetup.textnb.files import codec_for
@@ -51,9 +52,9 @@ class Settings:
     pins: tuple[Path, ...] = ()
     #: `--pin-missing/--no-pin-missing`; None: `[tool.nbsetup] pin-missing`.
     pin_missing: bool | None = None
-    #: `--installer`; None: `[tool.nbsetup] installer`.
+    #: `--installer`; None: `[tool.nbsetup] installer`, else the environment cell's own.
     installer: str | None = None
-    #: `--guard/--no-guard`; None: `[tool.nbsetup] guard`.
+    #: `--guard/--no-guard`; None: `[tool.nbsetup] guard`, else the environment cell's own.
     guard: bool | None = None
     #: Worker processes; 1 processes every file in this process.
     jobs: int = 1
@@ -111,6 +112,7 @@ def process(path: Path, settings: Settings) -> FileResult:
             diff=settings.diff,
             cells=settings.cells,
             text=settings.text,
+            sync=False,  # `run` syncs once at the end of the batch
         )
     except UnpinnedPackages as error:
         return FileResult(display, FAILED, error=str(error), pin_sources=error.origin)
@@ -264,9 +266,15 @@ def run(
     """`fix` each of `files` (see `parallel.map_files`), calling `on_result` as each is done.
 
     Each file is written atomically, or not at all, so Ctrl-C leaves no file half written.
+    The files are synced to disk once, when the batch ends (also when interrupted), instead
+    of one fsync per file, which cost about a tenth of a corpus run.
     """
     task = parallel.Task(process, _work, _crashed)
-    return parallel.map_files(task, files, settings, settings.jobs, on_result)
+    try:
+        return parallel.map_files(task, files, settings, settings.jobs, on_result)
+    finally:
+        if settings.write:
+            sync_all()
 
 
 def run_check(

@@ -63,13 +63,16 @@ def main() -> None:
     default=None,
     help="What runs the environment cell's pip lines: pip (%pip install), uv (%uv pip "
     "install, for uv-made environments without pip) or auto (pip when the kernel has it, else "
-    "uv). Default: [tool.nbsetup] installer, else pip.",
+    "uv). Recorded in the environment cell, so later runs keep it. Default: [tool.nbsetup] "
+    "installer, else the cell's recorded choice, else pip.",
 )
 @click.option(
     "--guard/--no-guard",
     default=None,
     help="Add a check to the environment cell that prints, when the cell runs, each pinned "
-    "package needing a restart or not at its pin. Default: [tool.nbsetup] guard, else off.",
+    "package needing a restart or not at its pin; recorded in the cell, so later runs keep it "
+    "until --no-guard. Default: [tool.nbsetup] guard, else the cell's recorded choice, else "
+    "off.",
 )
 @click.option(
     "--pin-missing/--no-pin-missing",
@@ -187,14 +190,16 @@ def fix(
     if stdin is not None and settings.write and outcome.results[0].error is None:
         out.raw(notebook.decode("utf-8"))
     code = report.fix_exit_code(outcome.results, options, interrupted=outcome.interrupted)
-    json_report = report.fix_json(
-        outcome.results, options, interrupted=outcome.interrupted, cells=report_cells
-    )
-    if json_to_stdout:
-        click.echo(json_report)
     reports = []
-    if report_file is not None and not json_to_stdout:
-        reports.append((report_file, json_report))
+    if report_file is not None:
+        # Built only when asked for: a big batch's JSON text is several KiB per file.
+        json_report = report.fix_json(
+            outcome.results, options, interrupted=outcome.interrupted, cells=report_cells
+        )
+        if json_to_stdout:
+            click.echo(json_report)
+        else:
+            reports.append((report_file, json_report))
     if report_html is not None:
         full = report.fix_json(
             outcome.results, options, interrupted=outcome.interrupted, cells=True

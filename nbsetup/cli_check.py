@@ -155,7 +155,7 @@ def check_command(
             out.err(report.format_error(result.path, result.error))
             if verbose and result.traceback:
                 out.err(result.traceback, nl=False)
-        elif result.skipped is not None and not quiet:
+        elif result.skipped is not None and not quiet and (verbose or not result.opted_out):
             out.err(f"{result.path}: info: skipped: {result.skipped}")
     if not quiet or outcome.interrupted:
         summary = report.check_summary(

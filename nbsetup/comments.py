@@ -4,6 +4,8 @@ CONTRACT "What moves, what stays": comments are never deleted. The block of comm
 directly above a moved install moves with it (its trailing comment is part of its text);
 Colab form lines (`#@title`, `#@param`, `#@markdown`) belong to their cell and stop the block.
 `comments` lists every comment of a source, for the safety net and the property tests.
+`directives` reads nbsetup's own comments, `# nbsetup: ignore[CODES]` (for `check`) and
+`# nbsetup: skip` (an opt-out, `optouts`), with one grammar for both.
 """
 
 from __future__ import annotations
@@ -13,10 +15,16 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from nbsetup import envcell
 from nbsetup.notebook_io import cell_text
 
 _COLAB_FORM = re.compile(r"\s*#\s*@(title|param|markdown)\b")
+#: `# nbsetup: skip`, `# nbsetup: ignore`, `# nbsetup: ignore[NBS001, NBS002]`. Spaces after
+#: `#` and after the colon are optional (`#nbsetup:skip`), as ruff's noqa and black's fmt
+#: comments allow; the words are lower case; the directive may follow another comment
+#: (`# for CUDA  # nbsetup: skip`).
+_DIRECTIVE = re.compile(r"#\s*nbsetup:\s*(ignore|skip)\b(?:\[([^\]]*)\])?")
+#: The directives `directives` reads.
+IGNORE, SKIP = "ignore", "skip"
 
 
 def is_comment_line(line: str) -> bool:
@@ -66,16 +74,43 @@ def comments(source: str) -> list[str]:
     return found
 
 
+def directives(line: str) -> dict[str, str | None]:
+    """nbsetup's directives in a line's comment: each word with its `[...]` text (None: none).
+
+    Only a comment counts: a `#` inside a quoted string on the line does not start one.
+    `!pip install x  # nbsetup: ignore[NBS002]` → `{"ignore": "NBS002"}`;
+    `x = "# nbsetup: skip"` → `{}`.
+    """
+    if "nbsetup" not in line:
+        return {}
+    at = _comment_start(line)
+    if at is None:
+        return {}
+    found: dict[str, str | None] = {}
+    for match in _DIRECTIVE.finditer(line, at):
+        found.setdefault(match.group(1), match.group(2))
+    return found
+
+
+def is_directive_line(line: str) -> bool:
+    """A comment line that is an nbsetup directive (`# nbsetup: skip`): the user's, not a
+    line nbsetup generated, though both start with `# nbsetup:`."""
+    return is_comment_line(line) and bool(directives(line))
+
+
 def notebook_comments(notebook: dict[str, Any]) -> Counter[str]:
     """Every comment of a notebook's code cells, counted; the environment cell's header and
     generated blocks, nbsetup's own, left out (`envcell.document`)."""
+    # Imported here: `envcell` reads directives from this module.
+    from nbsetup import envcell
+
     found: Counter[str] = Counter()
     for cell in notebook["cells"]:
         if cell["cell_type"] != "code":
             continue
         text = cell_text(cell)
         if envcell.find([cell]) == 0:
-            text = "\n".join(envcell.document(text))
+            text = "\n".join(envcell.document(text, envcell.recorded_header(cell)))
         found.update(comments(text))
     return found
 

@@ -9,6 +9,7 @@
     kernels = ["python", "sage"]
     installer = "auto"           # "pip" (default), "uv" or "auto"
     guard = true                 # check versions when the environment cell runs
+    header = "# Setup"           # the environment cell's first line; "" for none
     extend-preloaded = ["polars"]  # or `preloaded = [...]` to replace the list
     runtime = "colab"            # "colab", "kaggle", "jupyter" or "auto" (default)
     select = ["NBS"]             # `nbsetup check` rules: codes, prefixes or "ALL"
@@ -16,11 +17,18 @@
     per-file-ignores = {"drafts/*" = ["NBS002"]}
     output-format = "github"     # the report format when --output-format is not given
 
+    [tool.nbsetup.per-file-settings]    # settings for the files a glob matches
+    "legacy/*.ipynb" = { skip = true }  # fix and check leave these notebooks alone
+    "colab/*.ipynb" = { guard = true, installer = "auto" }
+
 A notebook's settings come from the nearest pyproject.toml holding a `[tool.nbsetup]` table,
 from its directory upwards to the repository root, as black and ruff find theirs. Precedence:
-command line > pyproject.toml > defaults. The nearest table is used whole; tables further up
-are not merged into it. `requirements` is the older name of `pin-sources` and is still read;
-a table may not set both.
+command line > a matching `per-file-settings` table (a later one over an earlier one) >
+pyproject.toml > defaults (`for_file`). The nearest table is used whole; tables further up
+are not merged into it. The settings that shape the environment cell (`guard`, `installer`,
+`env-cell-style`, `quiet-install`, `header`) are None here unless given: the cell keeps what
+it records for those (`choices`). `requirements` is the older name of `pin-sources` and is
+still read; a table may not set both.
 """
 
 from __future__ import annotations
@@ -29,13 +37,13 @@ import difflib
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from nbsetup import files, selection
-from nbsetup.envcell import INSTALLERS, PIP_STYLES
+from nbsetup.envcell import INSTALLERS, PIP_STYLES, is_header_text
 from nbsetup.errors import NbsetupError
 from nbsetup.runtime import AUTO, RUNTIMES
 
@@ -71,15 +79,22 @@ class ProjectConfig:
     #: Whether a hoisted package that the requirements do not pin fails its notebook.
     pin_missing: bool = False
     #: How the environment cell runs pip: `envcell.PIP_STYLES`, the magic or a shell escape.
-    env_cell_style: str = "%pip"
-    #: Whether the environment cell's install lines pass `-q`.
-    quiet_install: bool = False
+    #: This and the other environment-cell choices are None when not given: the cell's own
+    #: recorded choice, else the default (`%pip`), applies (`choices.resolve`).
+    env_cell_style: str | None = None
+    #: Whether the environment cell's install lines pass `-q` (default: no).
+    quiet_install: bool | None = None
     #: Kernel languages (lower case) of the notebooks to rewrite; others are skipped.
     kernels: tuple[str, ...] = ("python",)
-    #: What runs the pip lines: `envcell.INSTALLERS` (`auto`: pip if the kernel has it, else uv).
-    installer: str = "pip"
-    #: Whether the environment cell checks, when it runs, that the pins took effect.
-    guard: bool = False
+    #: What runs the pip lines: `envcell.INSTALLERS` (`auto`: pip if the kernel has it, else uv;
+    #: default: pip).
+    installer: str | None = None
+    #: Whether the environment cell checks, when it runs, that the pins took effect (default:
+    #: no).
+    guard: bool | None = None
+    #: The environment cell's first line (`envcell.is_header_text`; "": none; default:
+    #: `envcell.DEFAULT_HEADER`).
+    header: str | None = None
     #: Distributions the runtime imports before the first cell; None: `runtime.PRELOADED`.
     preloaded: tuple[str, ...] | None = None
     #: Added to `preloaded` (`extend-preloaded`).
@@ -96,6 +111,11 @@ class ProjectConfig:
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: The report format of a run started in this project without `--output-format`.
     output_format: str | None = None
+    #: `[tool.nbsetup.per-file-settings]`: each glob with the settings it gives the files it
+    #: matches, as (field name, value) pairs, in the file's order; `for_file` applies them.
+    per_file_settings: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] = ()
+    #: The `per-file-settings` glob whose `skip = true` opts this notebook out (`for_file`).
+    skipped_by: str | None = None
     #: The pyproject.toml these settings were read from; None: no file.
     source: Path | None = None
 
@@ -132,6 +152,20 @@ def merge(overrides: Overrides, project: ProjectConfig) -> ProjectConfig:
     """
     given = {f.name: getattr(overrides, f.name) for f in fields(overrides)}
     return replace(project, **{name: value for name, value in given.items() if value is not None})
+
+
+def for_file(project: ProjectConfig, path: Path) -> ProjectConfig:
+    """The settings for the notebook at `path`: `project`'s, with every `per-file-settings`
+    table whose glob matches it applied in the file's order (a later one wins for a key).
+
+    A glob matches as a `per-file-ignores` glob does (`selection.matches`): the file's name,
+    its path relative to the pyproject.toml's directory, or its path as given.
+    """
+    given: dict[str, Any] = {}
+    for glob, settings in project.per_file_settings:
+        if selection.matches(path, project.root, glob):
+            given.update(settings)
+    return replace(project, **given) if given else project
 
 
 def find_project_config(start: Path) -> Path | None:
@@ -184,6 +218,8 @@ def parse_config(document: Mapping[str, Any], path: Path) -> ProjectConfig:
         except _Invalid as invalid:
             message = f"[tool.nbsetup] {key}: expected {expected}, got {invalid.got}"
             raise ConfigError(path, message, key) from None
+        except _Problem as problem:
+            raise ConfigError(path, str(problem), key) from None
     root = path.absolute().parent
     # Lexically normalised, so that a report names `../requirements.txt`, not `a/../b.txt`.
     given = values.pop("pin_sources", ()) or values.pop("requirements", ())
@@ -219,6 +255,10 @@ class _Invalid(Exception):
         self.got = got
 
 
+class _Problem(Exception):
+    """A value inside a key's value that is not valid; the message says where and why."""
+
+
 def _boolean(value: object) -> bool:
     if not isinstance(value, bool):
         raise _Invalid(_describe(value))
@@ -248,6 +288,13 @@ def _exclude(value: object) -> tuple[str, ...]:
 def _env_cell_style(value: object) -> str:
     if not isinstance(value, str) or value not in PIP_STYLES:
         raise _Invalid(_describe(value))
+    return value
+
+
+def _header(value: object) -> str:
+    if not is_header_text(value):
+        raise _Invalid(_describe(value))
+    assert isinstance(value, str)
     return value
 
 
@@ -284,6 +331,55 @@ def _per_file_ignores(value: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple((str(glob), _selectors(codes)) for glob, codes in value.items())
 
 
+#: The keys a `per-file-settings` table may set: how `fix` treats the files it matches, and
+#: `skip`. Project-wide keys (pin sources, excludes, rule selection, the report) are not
+#: per file; `per-file-ignores` selects rules per file.
+_FILE_KEYS = (
+    "skip",
+    "pin-missing",
+    "env-cell-style",
+    "quiet-install",
+    "installer",
+    "guard",
+    "header",
+    "runtime",
+)
+_PER_FILE = "[tool.nbsetup.per-file-settings]"
+
+
+def _per_file_settings(value: object) -> tuple[tuple[str, tuple[tuple[str, object], ...]], ...]:
+    """`{"legacy/*" = {skip = true}}` → `(("legacy/*", (("skipped_by", "legacy/*"),)),)`."""
+    if not isinstance(value, dict):
+        raise _Invalid(_describe(value))
+    found = []
+    for glob, table in value.items():
+        where = f"{_PER_FILE} {json.dumps(glob, ensure_ascii=False)}"
+        if not glob:
+            raise _Problem(f"{_PER_FILE}: a glob may not be empty")
+        if not isinstance(table, dict):
+            raise _Problem(f"{where}: expected a table of settings, got {_describe(table)}")
+        unknown = [key for key in table if key not in _FILE_KEYS]
+        if unknown:
+            raise _Problem(_unknown_message(unknown, _FILE_KEYS, where))
+        settings: list[tuple[str, object]] = []
+        for key, setting in table.items():
+            if key == "skip":
+                try:
+                    skip = _boolean(setting)
+                except _Invalid as invalid:
+                    message = f"{where} skip: expected true or false, got {invalid.got}"
+                    raise _Problem(message) from None
+                settings.append(("skipped_by", glob if skip else None))
+                continue
+            reader, expected = _KEYS[key]
+            try:
+                settings.append((key.replace("-", "_"), reader(setting)))
+            except _Invalid as invalid:
+                raise _Problem(f"{where} {key}: expected {expected}, got {invalid.got}") from None
+        found.append((glob, tuple(settings)))
+    return tuple(found)
+
+
 def _output_format(value: object) -> str:
     if not isinstance(value, str) or value not in OUTPUT_FORMATS:
         raise _Invalid(_describe(value))
@@ -306,6 +402,7 @@ _KEYS: dict[str, tuple[Callable[[object], object], str]] = {
     "kernels": (_kernels, "an array of kernel language names"),
     "installer": (_installer, " or ".join(json.dumps(s) for s in INSTALLERS)),
     "guard": (_boolean, "true or false"),
+    "header": (_header, 'one comment line starting with "# ", or ""'),
     "preloaded": (_names, "an array of distribution names"),
     "extend-preloaded": (_names, "an array of distribution names"),
     "runtime": (_runtime, " or ".join(json.dumps(s) for s in RUNTIMES)),
@@ -313,18 +410,21 @@ _KEYS: dict[str, tuple[Callable[[object], object], str]] = {
     "ignore": (_selectors, "an array of rule codes or prefixes"),
     "per-file-ignores": (_per_file_ignores, "a table of globs to arrays of rule codes"),
     "output-format": (_output_format, " or ".join(json.dumps(s) for s in OUTPUT_FORMATS)),
+    "per-file-settings": (_per_file_settings, "a table of globs to tables of settings"),
 }
 
 
-def _unknown_message(keys: list[str]) -> str:
+def _unknown_message(
+    keys: list[str], known: Collection[str] = _KEYS, table: str = "[tool.nbsetup]"
+) -> str:
     described = []
     for key in keys:
-        close = difflib.get_close_matches(key.replace("_", "-"), _KEYS, n=1)
+        close = difflib.get_close_matches(key.replace("_", "-"), known, n=1)
         described.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
     noun = "key" if len(keys) == 1 else "keys"
-    message = f"unknown {noun} in [tool.nbsetup]: {', '.join(described)}"
+    message = f"unknown {noun} in {table}: {', '.join(described)}"
     if any("?" not in text for text in described):
-        message += f"; known keys: {', '.join(_KEYS)}"
+        message += f"; known keys: {', '.join(known)}"
     return message
 
 

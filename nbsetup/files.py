@@ -75,8 +75,12 @@ def read_regular(path: Path, limit: int) -> bytes:
             raise FileTooLarge(status.st_size, limit)
         pieces = []
         total = 0
+        # The first read asks for the whole file (one more byte tells that it grew): a big file
+        # is then one allocation, not pieces joined into a second copy.
+        wanted = status.st_size + 1
         while total <= limit:
-            piece = os.read(descriptor, min(_CHUNK, limit + 1 - total))
+            piece = os.read(descriptor, min(max(wanted, _CHUNK), limit + 1 - total))
+            wanted = 0
             if not piece:
                 break
             pieces.append(piece)
@@ -98,8 +102,13 @@ def _check_regular(mode: int) -> None:
         raise OSError(errno.EINVAL, "not a regular file")
 
 
-def replace(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
+def replace(path: Path, data: bytes, *, expected: bytes | None = None, sync: bool = True) -> None:
     """Replace the file's content at once: same-directory temp file, fsync, then `os.replace`.
+
+    With `sync` false, the temp file is not fsynced: the caller promises `sync_all` once it
+    has written its files (a batch). An interrupted or killed process still leaves the old
+    file or the new one, never a mix: `os.replace` is atomic either way; only a power loss
+    before that sync could find new names whose data the disk does not hold yet.
 
     A symlink is written through to its target; the target's permission bits are kept, and
     its owner and group too where this process may set them (always as root). With
@@ -117,7 +126,13 @@ def replace(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
     prefix = temp_prefix(target.name)
     remove_stale_temps(target.parent, prefix)
     with signals_held(_DURING_REPLACE):
-        _replace(target, status, data, expected, prefix)
+        _replace(target, status, data, expected, prefix, sync)
+
+
+def sync_all() -> None:
+    """Write every file's data to disk (`os.sync`): once after a batch of unsynced replaces."""
+    if hasattr(os, "sync"):
+        os.sync()
 
 
 #: Held back while a temp file exists: otherwise a signal landing between the temp file's
@@ -140,7 +155,12 @@ def signals_held(signals: frozenset[signal.Signals]) -> Iterator[None]:
 
 
 def _replace(
-    target: Path, status: os.stat_result, data: bytes, expected: bytes | None, prefix: str
+    target: Path,
+    status: os.stat_result,
+    data: bytes,
+    expected: bytes | None,
+    prefix: str,
+    sync: bool,
 ) -> None:
     handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=TEMP_SUFFIX)
     try:
@@ -150,10 +170,11 @@ def _replace(
             _keep_owner(temp.fileno(), status)
             # After chown, which clears the set-user-ID and set-group-ID bits.
             os.fchmod(temp.fileno(), stat.S_IMODE(status.st_mode))
-            os.fsync(temp.fileno())
+            if sync:
+                os.fsync(temp.fileno())
         # The last moment to notice an editor's save (an autosave, `git checkout`) made while
         # this run worked: comparing bytes, not the mtime, which coarse clocks can repeat.
-        if expected is not None and _current(target, len(expected)) != expected:
+        if expected is not None and not _holds(target, expected):
             raise FileChanged(errno.EAGAIN, "changed while nbsetup ran")
         os.replace(temp_name, target)
     except BaseException:
@@ -163,12 +184,30 @@ def _replace(
         raise
 
 
-def _current(target: Path, size: int) -> bytes | None:
-    """What `target` holds now when it is a regular file of `size` bytes, else None."""
+def _holds(target: Path, expected: bytes) -> bool:
+    """Whether `target` is a regular file holding exactly `expected`, compared piece by piece
+    (a big notebook is not read into memory a second time beside its rewrite). It is opened
+    as `read_regular` opens files: a FIFO swapped in cannot block."""
     try:
-        return read_regular(target, size)
+        _check_regular(os.stat(target).st_mode)
+        descriptor = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError:
-        return None  # replaced by a directory, grown, gone: changed all the same
+        return False  # replaced by a directory, gone, unreadable: changed all the same
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode) or status.st_size != len(expected):
+            return False
+        view = memoryview(expected)
+        position = 0
+        while piece := os.read(descriptor, _CHUNK):
+            if view[position : position + len(piece)] != piece:
+                return False
+            position += len(piece)
+        return position == len(expected)
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)
 
 
 def _keep_owner(descriptor: int, status: os.stat_result) -> None:

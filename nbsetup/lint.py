@@ -3,14 +3,18 @@
 `diagnose(notebook, pins, config)` returns `Diagnostic`s, one per hazard, each with a code from
 `CODES`, a message and a 1-based cell and line; each rule's details are in its `_nbs00N`
 function. A trailing comment `# nbsetup: ignore[NBS001,NBS002]` (bare `# nbsetup: ignore`:
-every code) on any line of the flagged statement suppresses its diagnostics. The report layer
+every code) on any line of the flagged statement suppresses its diagnostics (read by
+`comments.directives`, which also reads `# nbsetup: skip`). The report layer
 (`nbsetup.report`) renders them.
+
+Opt-outs (`optouts`) are read as `fix` reads them: an install the user keeps in place is not
+one `fix` would hoist (no NBS006) nor one it fails to hoist (no NBS004), and what follows it
+stays behind it, as in `fix`. The other rules judge it as any install: it still runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +24,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from nbsetup import distributions, install_lines, packages, runtime, verdicts
+from nbsetup import comments, distributions, install_lines, optouts, packages, runtime, verdicts
 from nbsetup.distributions import NO_PACKAGES, PackageMap
 from nbsetup.imports import Import, find_imports, written_modules
 from nbsetup.installs.records import InstallCommand, InstallSite
@@ -51,7 +55,6 @@ CODES: Mapping[str, str] = MappingProxyType(
 #: Modules every Python has.
 STDLIB_MODULES = frozenset(sys.stdlib_module_names) | {"__future__"}
 
-_SUPPRESSION = re.compile(r"#\s*nbsetup:\s*ignore\b(?:\[([^\]]*)\])?")
 _RESTART = "the kernel keeps the version it loaded until restarted"
 
 
@@ -162,14 +165,14 @@ def diagnose(
         *captured.find(sites, sources),
         *repairs.find(sites),
     ]
-    comments = {i: _suppressions(source) for i, source in enumerate(sources) if source}
+    suppressed = {i: _suppressions(source) for i, source in enumerate(sources) if source}
     kept = (
         Diagnostic(
             finding.code, finding.message, finding.cell + 1, finding.start + 1, finding.package
         )
         for finding in findings
         if config.enabled(finding.code)
-        and not _is_suppressed(finding, comments.get(finding.cell, {}))
+        and not _is_suppressed(finding, suppressed.get(finding.cell, {}))
     )
     return tuple(sorted(dict.fromkeys(kept), key=lambda d: (d.cell, d.line, d.code)))
 
@@ -178,16 +181,17 @@ def _suppressions(source: str) -> dict[int, frozenset[str] | None]:
     """0-based line → the codes its `# nbsetup: ignore[...]` comment names (None: all)."""
     found: dict[int, frozenset[str] | None] = {}
     for index, line in enumerate(source.splitlines()):
-        match = _SUPPRESSION.search(line)
-        if match:
-            found[index] = None if match.group(1) is None else _split_codes(match.group(1))
+        directives = comments.directives(line)
+        if comments.IGNORE in directives:
+            codes = directives[comments.IGNORE]
+            found[index] = None if codes is None else _split_codes(codes)
     return found
 
 
-def _is_suppressed(finding: Finding, comments: Mapping[int, frozenset[str] | None]) -> bool:
+def _is_suppressed(finding: Finding, by_line: Mapping[int, frozenset[str] | None]) -> bool:
     lines = range(finding.start, max(finding.end, finding.start + 1))
     return any(
-        line in comments and (comments[line] is None or finding.code in (comments[line] or ()))
+        line in by_line and (by_line[line] is None or finding.code in (by_line[line] or ()))
         for line in lines
     )
 
@@ -304,9 +308,14 @@ def _is_range(text: str) -> bool:
 
 
 def _nbs004(sites: Sequence[InstallSite]) -> Iterator[Finding]:
-    """NBS004: commands `nbsetup fix` leaves in place, one finding per site and reason."""
+    """NBS004: commands `nbsetup fix` leaves in place, one finding per site and reason.
+
+    Not those the user opted out (`optouts`): they stay by choice, not for want of a way.
+    """
     for site in sites:
         for reason, commands in verdicts.left_in_place(site).items():
+            if optouts.is_chosen(reason):
+                continue
             what = ", ".join(dict.fromkeys(_describe(command) for command in commands))
             yield Finding.at(site, "NBS004", f"`nbsetup fix` cannot hoist {what}: {reason}", what)
 

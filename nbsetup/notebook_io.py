@@ -106,12 +106,29 @@ class Document:
     """A decoded notebook with the text it came from and what is needed to write it back."""
 
     notebook: dict[str, Any]
-    text: str
     style: JsonStyle
     bom: bool
     _top: _ObjectLayout
     _cells: tuple[_CellLayout, ...]
     _cells_span: Span
+    #: The file's text; for a file of ASCII characters only (most notebooks), its bytes, where
+    #: each character is one byte at the same offset: the decoded text is not kept beside the
+    #: values (a big notebook's outputs would be in memory three times), and unchanged parts are
+    #: written back as views of the bytes, not copies.
+    _source: str | bytes
+
+    @property
+    def text(self) -> str:
+        """The file's text, with its BOM if it had one."""
+        return self._slice(0, len(self._source))
+
+    def _slice(self, start: int, end: int) -> str:
+        source = self._source
+        return source[start:end] if isinstance(source, str) else source[start:end].decode("ascii")
+
+
+#: A part of the output: a new string, or the (start, end) of a part copied from the source.
+_Chunk = str | Span
 
 
 def decode_text(data: bytes) -> tuple[str, bool]:
@@ -127,7 +144,7 @@ def decode_text(data: bytes) -> tuple[str, bool]:
         raise NotText(f"not UTF-8 text (invalid byte at offset {error.start})") from None
     bom = text.startswith(_BOM)
     body = text[1:] if bom else text
-    if not body.strip(" \t\r\n"):
+    if _WHITESPACE.fullmatch(body):  # (not `strip`, which would copy a big file's text)
         raise EmptyFile("empty file")
     return body, bom
 
@@ -158,14 +175,16 @@ def loads(data: bytes) -> Document:
         ) from None
     except RecursionError:
         raise InvalidJson("not valid JSON (nested too deeply)") from None
+    # An ASCII file's text is its bytes, offset for offset (a BOM is not ASCII).
+    ascii_bytes = type(data) is bytes and len(data) == len(text) and text.isascii()
     return Document(
         notebook=notebook,
-        text=text,
         style=_detect_style(text, top, cells_span),
         bom=bom,
         _top=top,
         _cells=cells,
         _cells_span=cells_span,
+        _source=data if ascii_bytes else text,
     )
 
 
@@ -187,20 +206,21 @@ def dumps(
     if origins is None:
         by_identity = {id(cell): index for index, cell in enumerate(document.notebook["cells"])}
         origins = [by_identity.get(id(cell)) for cell in cells]
-    text = document.text
-    out = [text[: document._top.span[0]]]
-    position = document._top.span[0]
-    for key, _, (start, end) in document._top.members:
-        out.append(text[position:start])
+    top = document._top
+    out: list[_Chunk] = [(0, top.span[0])]
+    position = top.span[0]
+    for key, _, (start, end) in top.members:
+        out.append((position, start))
         if key == "cells":
-            out.append(_dump_cells(document, cells, origins))
+            out.extend(_dump_cells(document, cells, origins))
         elif notebook[key] == document.notebook[key]:
-            out.append(text[start:end])
+            out.append((start, end))
         else:
-            out.append(_style_for(document.style, text[start:end]).dumps(notebook[key], 1))
+            style = _style_for(document.style, document._slice(start, end))
+            out.append(style.dumps(notebook[key], 1))
         position = end
-    out.append(text[position:])
-    data = "".join(out).encode("utf-8")
+    out.append((position, len(document._source)))
+    data = _assemble(document._source, out)
     if len(data) > MAX_BYTES:
         mib = 1024 * 1024
         raise TooLarge(
@@ -210,37 +230,95 @@ def dumps(
     return data
 
 
+#: Below this size, `reread` parses the whole output: it is as cheap as reusing cells.
+REREAD_WHOLE_BELOW = 4 * 1024 * 1024
+
+
+def reread(document: Document, data: bytes, notebook: dict[str, Any]) -> Any:
+    """The value `json.loads(data)` gives, for the bytes `dumps(document, notebook)` wrote.
+
+    The safety net checks the data parsed back from the bytes about to be written. For a big
+    file of ASCII text, a cell of `notebook` that is one of the document's own cells is taken
+    as it was read when `data` holds that cell's original bytes, in order, at a place where
+    the rest of `data` parses as an item of `cells`: equal JSON text decodes to equal values,
+    so the result is the same, without a second copy of every unchanged output in memory.
+    Anything else (a cell not found, the rest not JSON, a placeholder elsewhere) falls back
+    to parsing the whole of `data`, whose errors the safety net then reports.
+    """
+    source = document._source
+    if len(data) < REREAD_WHOLE_BELOW or isinstance(source, str):
+        return json.loads(data)
+    old_cells = document.notebook["cells"]
+    wanted = {id(cell): index for index, cell in enumerate(old_cells)}
+    view = memoryview(data)
+    skeleton: list[bytes | memoryview] = []
+    reused: list[int] = []
+    position = 0
+    for cell in notebook.get("cells", ()):
+        index = wanted.get(id(cell))
+        if index is None:
+            continue
+        start, end = document._cells[index].span
+        found = data.find(source[start:end], position)
+        if found < 0:
+            return json.loads(data)
+        skeleton += (view[position:found], b"%d" % index)
+        reused.append(index)
+        position = found + end - start
+    skeleton.append(view[position:])
+    try:
+        value = json.loads(b"".join(skeleton))
+    except json.JSONDecodeError:
+        return json.loads(data)
+    cells = value.get("cells") if isinstance(value, dict) else None
+    if not isinstance(cells, list):
+        return json.loads(data)
+    placeholders = [item for item in cells if type(item) is int]
+    if placeholders != reused:
+        return json.loads(data)
+    value["cells"] = [old_cells[item] if type(item) is int else item for item in cells]
+    return value
+
+
+def _assemble(source: str | bytes, chunks: Sequence[_Chunk]) -> bytes:
+    """The output's bytes: new strings encoded, copied parts taken from the source (views of
+    bytes, so that a big notebook's unchanged outputs are not copied twice on the way)."""
+    if isinstance(source, str):
+        return "".join(c if isinstance(c, str) else source[c[0] : c[1]] for c in chunks).encode()
+    view = memoryview(source)
+    return b"".join(c.encode("utf-8") if isinstance(c, str) else view[c[0] : c[1]] for c in chunks)
+
+
 def _dump_cells(
     document: Document, cells: list[dict[str, Any]], origins: Sequence[int | None]
-) -> str:
-    text = document.text
+) -> list[_Chunk]:
     start, end = document._cells_span
     old_cells = document.notebook["cells"]
     if list(origins) == list(range(len(old_cells))) and cells == old_cells:
-        return text[start:end]
-    pieces = []
+        return [(start, end)]
+    pieces: list[_Chunk] = []
     for cell, origin in zip(cells, origins, strict=True):
         if origin is None:
             pieces.append(document.style.dumps(cell, 2))
         else:
             pieces.append(_dump_object(document, cell, old_cells[origin], document._cells[origin]))
-    return _join_items(text, document._cells, document._cells_span, pieces, document.style, 2)
+    return _join_items(document, pieces, 2)
 
 
 def _dump_object(
     document: Document, new: dict[str, Any], old: dict[str, Any], layout: _CellLayout
-) -> str:
+) -> _Chunk:
     """Serialise a cell, copying the text of every member whose key and value are unchanged."""
-    text = document.text
-    start, end = layout.span
     if new == old:
-        return text[start:end]
-    _check_no_duplicate_keys(text, layout.span)
-    style = _style_for(document.style, text[start:end])
-    members = _scan_object(text, start).members
+        return layout.span
+    text = document._slice(*layout.span)
+    _check_no_duplicate_keys(text, (0, len(text)))
+    style = _style_for(document.style, text)
+    members = _scan_object(text, 0).members
+    end = len(text)
     if [key for key, _, _ in members] == list(new):
         out = []
-        position = start
+        position = 0
         for key, _, (value_start, value_end) in members:
             out.append(text[position:value_start])
             if new[key] == old[key]:
@@ -253,7 +331,7 @@ def _dump_object(
     # Keys were added, removed or reordered: rebuild the member list, copying unchanged members.
     if not members:
         return style.dumps(new, 2)
-    opening = text[start : members[0][1]]
+    opening = text[: members[0][1]]
     closing = text[members[-1][2][1] : end]
     between = text[members[0][2][1] : members[1][1]] if len(members) > 1 else style.separator(3)
     spans = {key: (key_start, value_end) for key, key_start, (_, value_end) in members}
@@ -266,26 +344,31 @@ def _dump_object(
     return opening + between.join(pieces) + closing
 
 
-def _join_items(
-    text: str,
-    items: tuple[_CellLayout, ...],
-    span: Span,
-    pieces: list[str],
-    style: JsonStyle,
-    depth: int,
-) -> str:
-    """Rebuild an array from item texts, reusing the original's opening, separator and closing."""
+def _join_items(document: Document, pieces: list[_Chunk], depth: int) -> list[_Chunk]:
+    """Rebuild the cells array from its items, reusing the original's opening, separator and
+    closing."""
     if not pieces:
-        return "[]"
-    start, end = span
+        return ["[]"]
+    style, items = document.style, document._cells
+    start, end = document._cells_span
+    opening: _Chunk
+    closing: _Chunk
     if items:
-        opening = text[start : items[0].span[0]]
-        closing = text[items[-1].span[1] : end]
+        opening = (start, items[0].span[0])
+        closing = (items[-1].span[1], end)
     else:
         opening = "[" if style.indent is None else "[" + style.newline + style.indent * depth
         closing = "]" if style.indent is None else style.newline + style.indent * (depth - 1) + "]"
-    between = text[items[0].span[1] : items[1].span[0]] if len(items) > 1 else None
-    return opening + (between or style.separator(depth)).join(pieces) + closing
+    between: _Chunk = (
+        (items[0].span[1], items[1].span[0]) if len(items) > 1 else style.separator(depth)
+    )
+    out = [opening]
+    for index, piece in enumerate(pieces):
+        if index:
+            out.append(between)
+        out.append(piece)
+    out.append(closing)
+    return out
 
 
 def _style_for(style: JsonStyle, original: str) -> JsonStyle:
@@ -521,7 +604,9 @@ def _detect_style(text: str, top: _ObjectLayout, cells_span: Span) -> JsonStyle:
     start = top.span[0]
     first_key = top.members[0][1] if top.members else start + 1
     lead = text[start + 1 : first_key]
-    newline = "\r\n" if "\r\n" in text[: cells_span[1]] or "\r\n" in lead else "\n"
+    # (`find` with bounds: a slice would copy a big file's text)
+    crlf = text.find("\r\n", 0, cells_span[1]) >= 0 or "\r\n" in lead
+    newline = "\r\n" if crlf else "\n"
     if "\n" in lead:
         indent: str | None = lead.rsplit("\n", 1)[1]
     else:
@@ -582,7 +667,9 @@ def _too_large(size: int) -> str:
     )
 
 
-def write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
+def write_atomic(
+    path: Path, data: bytes, *, expected: bytes | None = None, sync: bool = True
+) -> None:
     """Replace the file's content at once (`files.replace`); `NbsetupError` with the reason.
 
     A symlink is written through to its target; the target's mode, and its owner where
@@ -591,7 +678,7 @@ def write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> N
     (read-only, disk full, ...) is `CannotWrite`.
     """
     try:
-        files.replace(path, data, expected=expected)
+        files.replace(path, data, expected=expected, sync=sync)
     except files.FileChanged as error:
         raise ChangedMeanwhile(files.reason(error)) from None
     except OSError as error:
@@ -607,5 +694,6 @@ __all__ = [
     "dumps",
     "loads",
     "read_bytes",
+    "reread",
     "write_atomic",
 ]

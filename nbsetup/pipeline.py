@@ -13,7 +13,6 @@ file, the API passes them on.
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from nbsetup import (
+    choices,
     config,
     distributions,
-    install_lines,
     kernels,
     lint,
     notebook_io,
+    optouts,
     profiles,
     runtime,
     transform,
@@ -47,8 +47,8 @@ class PinChoice:
     """The pins of one notebook and how reports name where they came from."""
 
     pins: Pins = field(default_factory=Pins)
-    #: How the environment cell's header names the sources: relative to the notebook's
-    #: directory (`../requirements.txt`); None: no pins.
+    #: How messages about the notebook name the sources: relative to its directory
+    #: (`../requirements.txt`); None: no pins.
     label: str | None = None
     #: How reports name them: relative to the working directory when below it.
     origin: str | None = None
@@ -84,8 +84,24 @@ ALL_RULES = lint.Config()
 
 
 def project_for(path: Path, overrides: Overrides = NO_OVERRIDES) -> ProjectConfig:
-    """The settings in force for the notebook at `path`: the command line over its project's."""
-    return config.merge(overrides, project_config(path.absolute().parent))
+    """The settings in force for the notebook at `path`: the command line over its project's,
+    with the project's `per-file-settings` for it (`config.for_file`)."""
+    return config.merge(overrides, config.for_file(project_config(path.absolute().parent), path))
+
+
+def skip_reason(notebook: dict[str, Any], project: ProjectConfig) -> str | None:
+    """Why nbsetup leaves this notebook alone, or None: it opts out (`opt_out_reason`), or its
+    kernel is not one to rewrite (`kernels`). `fix` reports it skipped, byte-identical;
+    `check` checks nothing in it; `lock` reads nothing from it."""
+    return opt_out_reason(notebook, project) or kernels.skip_reason(notebook, project.kernels)
+
+
+def opt_out_reason(notebook: dict[str, Any], project: ProjectConfig) -> str | None:
+    """Why the user has nbsetup leave this notebook alone, or None: its settings say so
+    (`per-file-settings` `skip = true`), or its own metadata does (`optouts`)."""
+    if project.skipped_by is not None:
+        return optouts.file_reason(project.skipped_by)
+    return optouts.notebook_reason(notebook)
 
 
 def choose_pins(path: Path, project: ProjectConfig, request: PinRequest = None) -> PinChoice:
@@ -115,17 +131,20 @@ def pin_sources(
     return tuple(_shown(source) for source in sources)
 
 
-def hoist_options(project: ProjectConfig, label: str | None) -> transform.Config:
-    """The core's options for a project's settings (merged with the command line)."""
-    style = install_lines.LineStyle(
-        pip=project.env_cell_style, quiet=project.quiet_install, installer=project.installer
+def hoist_options(project: ProjectConfig) -> transform.Config:
+    """The core's options for a project's settings (merged with the command line).
+
+    The environment-cell choices not given (None) are left to the cell's own record.
+    """
+    asked = choices.Choices(
+        guard=project.guard,
+        installer=project.installer,
+        env_cell_style=project.env_cell_style,
+        quiet_install=project.quiet_install,
+        header=project.header,
     )
     return transform.Config(
-        pins_label=label,
-        style=style,
-        pin_missing=project.pin_missing,
-        guard=project.guard,
-        preloaded=_preloaded(project),
+        choices=asked, pin_missing=project.pin_missing, preloaded=_preloaded(project)
     )
 
 
@@ -154,11 +173,13 @@ def fix_file(
     diff: bool = False,
     cells: bool = False,
     text: bool = False,
+    sync: bool = True,
 ) -> Fixed:
     """Fix the notebook at `path`, writing it back when it changed and `write` is set.
 
     `project`: the settings to use instead of the notebook's `[tool.nbsetup]` (and
     `overrides`). `text`: read a `.py`/`.md` without a jupytext header as a text notebook.
+    `sync` false: the written files are not fsynced (see `files.replace`).
     The members of a jupytext pair are fixed and written with it, all or none. Raises
     `NbsetupError` for a file that cannot be fixed; it is then untouched.
     """
@@ -173,9 +194,9 @@ def fix_file(
         path,
     )
     if write and fixed.status == CHANGED:
-        notebook_io.write_atomic(path, fixed.data, expected=data)
+        notebook_io.write_atomic(path, fixed.data, expected=data, sync=sync)
         for member, member_data in fixed.paired:
-            notebook_io.write_atomic(member, member_data)
+            notebook_io.write_atomic(member, member_data, sync=sync)
     return fixed
 
 
@@ -196,11 +217,11 @@ def _fix(
     # (decoding) first, then its project's settings, then its pins.
     document = codec.loads(data)
     project = settings()
-    skipped = kernels.skip_reason(document.notebook, project.kernels)
+    skipped = skip_reason(document.notebook, project)
     if skipped is not None:
         return Fixed(SKIPPED, data, (Change("skipped", skipped),))
     choice = choose(project)
-    options = hoist_options(project, choice.label)
+    options = hoist_options(project)
     result = transform.hoist(document.notebook, choice.pins, options)
     unpinned = [c.package for c in result.changes if c.kind == "unpinned" and c.package]
     if project.pin_missing and unpinned:
@@ -231,7 +252,11 @@ def _fix(
         # which a run with nothing to change never needs.
         from nbsetup import safety
 
-        safety.verify(document.notebook, json.loads(new_data), result.origins)
+        safety.verify(
+            document.notebook,
+            notebook_io.reread(document, new_data, result.notebook),
+            result.origins,
+        )
     changes = result.changes + tuple(
         Change("paired", f"paired {member} fixed the same way") for member, _ in paired
     )
@@ -280,9 +305,10 @@ def check_data(
     """
     document = textnb_files.codec_for(path, data, text).loads(data)
     settings = project if project is not None else project_for(path, overrides)
-    skipped = kernels.skip_reason(document.notebook, settings.kernels)
+    chosen = opt_out_reason(document.notebook, settings)
+    skipped = chosen or kernels.skip_reason(document.notebook, settings.kernels)
     if skipped is not None:
-        return FileCheck(str(path), skipped=skipped)
+        return FileCheck(str(path), skipped=skipped, opted_out=chosen is not None)
     choice = choose_pins(path, settings, pins)
     here = path.absolute().parent
     profile = profiles.load(notebook_runtime(document.notebook, settings.runtime))

@@ -110,17 +110,6 @@ def shell_word(word: str) -> str:
     return "".join(piece for piece in pieces if piece) or "''"
 
 
-def one_line(text: str) -> str:
-    """`text` for a generated comment: each line break or NUL shown as its escape, `\\n`.
-
-    A pin-source path with a newline would otherwise end the comment and run the rest as code.
-    """
-    return "".join(
-        c.encode("unicode_escape").decode("ascii") if c in _LINE_BREAKS or c == "\0" else c
-        for c in text
-    )
-
-
 def expand_literal(text: str, passes: int) -> str | None:
     """`text` after `passes` of `var_expand` on braces; None if a field would be evaluated.
 

@@ -6,10 +6,12 @@ them once the installs move, nothing else. It raises `UnsafeChange` naming the f
 invariant:
 
 - notebook-level keys and values are unchanged;
-- every markdown/raw cell is kept, unchanged, in order;
+- every markdown/raw cell is kept, unchanged, in order, and so is every code cell that opts
+  out (`optouts`); an install that a `# nbsetup: skip` comment marks is not moved;
 - a kept code cell keeps its outputs, attachments, metadata, id and source shape; its source
   only loses movable install lines (a chain keeps its other parts); a cell disappears only
-  when installs were all it held, besides comments, blank lines and a cell magic line;
+  when installs were all it held, besides comments, blank lines and a cell magic line; the
+  environment cell may also change the choices its marker records;
 - there is at most one environment cell, and no code runs before it; it installs every
   package whose install left its cell, and keeps the user's own lines;
 - no comment is lost: every comment of the original (whole-line or trailing) is in the
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbsetup import comments, envcell, installs, packages, verdicts
+from nbsetup import comments, envcell, installs, optouts, packages, verdicts
 from nbsetup.errors import UnsafeChange
 from nbsetup.installs.records import InstallCommand, InstallSite
 from nbsetup.notebook_io import cell_text
@@ -121,6 +123,11 @@ def _structure_problem(
             return f"{cell['cell_type']} cell {index + 1} was removed"
         if new_cells[where[index]] != cell:
             return f"{cell['cell_type']} cell {index + 1} changed"
+    for index in optouts.cell_reasons(old_cells):
+        if index not in where:
+            return f"code cell {index + 1} opts out, but was removed"
+        if new_cells[where[index]] != old_cells[index]:
+            return f"code cell {index + 1} opts out, but changed"
     return None
 
 
@@ -144,7 +151,7 @@ def _content_problem(
         for index, cell in enumerate(old_cells)
     ]
     by_cell: dict[int, list[InstallSite]] = {}
-    for site in installs.find_installs(sources):
+    for site in installs.find_installs(sources, optouts.cell_reasons(old_cells)):
         if site.movable:
             by_cell.setdefault(site.cell, []).append(site)
     where = {origin: index for index, origin in enumerate(origins) if origin is not None}
@@ -157,7 +164,7 @@ def _content_problem(
         if index not in where or _is_env(new_cells[where[index]]):
             problem = _removed_problem(index, segments)
             if index in where:  # the environment cell took its place
-                problem = problem or _reused_problem(
+                problem = problem or _marked_problem(
                     index, old_cells[index], new_cells[where[index]]
                 )
             gone = list(by_cell.get(index, []))
@@ -180,10 +187,10 @@ def _content_problem(
     if old_env is not None:
         if old_env not in where or not _is_env(new_cells[where[old_env]]):
             return "the environment cell was removed"
-        problem = _members_problem(old_env, old_cells[old_env], new_cells[where[old_env]])
+        problem = _marked_problem(old_env, old_cells[old_env], new_cells[where[old_env]])
         if problem is not None:
             return problem
-        kept, commands = _env_contents(cell_text(old_cells[old_env]))
+        kept, commands = _env_contents(old_cells[old_env])
         moved += commands
         env_lines = [line.strip() for line in cell_text(new_cells[where[old_env]]).splitlines()]
         missing = _missing_in_order([line.strip() for line in kept], env_lines)
@@ -216,15 +223,15 @@ def _removed_problem(index: int, segments: Sequence[_Segment]) -> str | None:
     return None
 
 
-def _reused_problem(index: int, old: dict[str, Any], new: dict[str, Any]) -> str | None:
-    """The environment cell that took an install cell's place keeps all of it but its source
-    and gains only the marker in its metadata."""
+def _marked_problem(index: int, old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """The environment cell, or the install cell whose place it took, keeps everything but its
+    source and the marker's value (the choices it records)."""
     metadata = {
         **old.get("metadata", {}),
         envcell.MARKER: new.get("metadata", {}).get(envcell.MARKER),
     }
     if new.get("metadata") != metadata:
-        return f"the environment cell that took the place of cell {index + 1} changed its metadata"
+        return f"code cell {index + 1} changed its metadata beyond the {envcell.MARKER!r} key"
     return _members_problem(index, {**old, "metadata": metadata}, new)
 
 
@@ -328,20 +335,16 @@ def _rest(site: InstallSite) -> list[str]:
     return "".join(site.replacement or ()).splitlines()
 
 
-def _env_contents(text: str) -> tuple[list[str], list[InstallCommand]]:
+def _env_contents(cell: dict[str, Any]) -> tuple[list[str], list[InstallCommand]]:
     """An environment cell's own lines (not installs, headers or blank) and its commands.
 
-    Its generated blocks (the guard, the `auto` installer) are nbsetup's, not the user's: they
-    are read as `envcell.user_view` shows them.
+    Its header and generated blocks (the guard, the `auto` installer) are nbsetup's, not the
+    user's: the cell is read as `envcell.document` gives it back.
     """
-    text = envcell.user_view(text)
+    text = "\n".join(envcell.document(cell_text(cell), envcell.recorded_header(cell)))
     sites = [site for site in installs.find_installs([text]) if site.movable]
     segments = _segments(text, sites)
-    kept = [
-        s.line
-        for s in segments
-        if s.site is None and s.line.strip() and not envcell.is_header(s.line)
-    ]
+    kept = [s.line for s in segments if s.site is None and s.line.strip()]
     return kept, [command for site in sites for command in site.commands if command.movable]
 
 

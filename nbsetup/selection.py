@@ -54,13 +54,15 @@ def rules_for(
     """
     ignored = set(expand(ignore))
     for pattern, selectors in per_file_ignores:
-        if _matches(path, root, pattern):
+        if matches(path, root, pattern):
             ignored |= expand(selectors)
     chosen = None if select is None else expand(select)
     return lint.Config(select=chosen, ignore=frozenset(ignored))
 
 
-def _matches(path: Path, root: Path | None, pattern: str) -> bool:
+def matches(path: Path, root: Path | None, pattern: str) -> bool:
+    """Whether a `per-file-*` glob matches the file at `path`: by its name, its path as given,
+    or its path relative to `root` (the pyproject.toml's directory)."""
     forms = [path.name, path.as_posix()]
     if root is not None:
         with contextlib.suppress(ValueError):  # a file outside the project
@@ -68,4 +70,4 @@ def _matches(path: Path, root: Path | None, pattern: str) -> bool:
     return any(fnmatch.fnmatch(form, pattern.rstrip("/")) for form in forms)
 
 
-__all__ = ["ALL", "expand", "rules_for", "split"]
+__all__ = ["ALL", "expand", "matches", "rules_for", "split"]

@@ -2,33 +2,37 @@
 
 Before (cells)::
 
-    import pandas as pd              | !pip install -q seaborn && echo ok
-                                     | import seaborn
+    import pandas as pd                      | !pip install -q seaborn && echo ok
+                                             | import seaborn
 
 After::
 
-    # nbsetup: environment cell ...  | import pandas as pd | !echo ok
-    %pip install -q seaborn          |                     | import seaborn
+    # Install the packages ... (by nbsetup)  | import pandas as pd | !echo ok
+    %pip install -q seaborn                  |                     | import seaborn
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nbsetup import (
+    choices,
     command_lines,
     comments,
     envcell,
     guard,
     install_lines,
     installs,
+    optouts,
     packages,
     runtime,
     verdicts,
 )
 from nbsetup.changes import WARNING_KINDS, Change
+from nbsetup.choices import Choices
 from nbsetup.installs.records import InstallCommand, InstallSite
 from nbsetup.magics import scan_cell
 from nbsetup.notebook_io import cell_text
@@ -45,15 +49,12 @@ PIP = frozenset({"pip", "uv"})
 class Config:
     """What the transform needs to know beyond the notebook and its pins."""
 
-    #: How the environment cell names the pin source (e.g. "requirements.txt"); None: no pins.
-    pins_label: str | None = None
-    #: How generated pip lines are written (`%pip`, no `-q` by default).
-    style: install_lines.LineStyle = field(default_factory=install_lines.LineStyle)
+    #: The environment cell's choices (guard, installer, line style, header) asked for; those
+    #: not asked are the cell's own, as it records them (`choices.resolve`).
+    choices: Choices = field(default_factory=Choices)
     #: `[tool.nbsetup] pin-missing`: "unpinned" changes are kept even when nothing changes, so
     #: the shell can fail a notebook whose environment cell holds a package without a pin.
     pin_missing: bool = False
-    #: `--guard`: the environment cell checks, when it runs, that its pins took effect.
-    guard: bool = False
     #: Distributions the runtime imports before the first cell, with who loads them.
     preloaded: Mapping[str, str] = field(default_factory=runtime.preloaded)
 
@@ -81,8 +82,10 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
         cell_text(cell) if cell["cell_type"] == "code" and index != env_index else None
         for index, cell in enumerate(cells)
     ]
-    sites = installs.find_installs(sources)
+    sites = installs.find_installs(sources, optouts.cell_reasons(cells))
     env = _EnvDocument.read(cells[env_index]) if env_index is not None else _EnvDocument()
+    old_env = cells[env_index] if env_index is not None else None
+    chosen = choices.resolve(config.choices, old_env, cell_text(old_env) if old_env else "")
     moving = verdicts.moving_sites(sites, env.commands)
     changes = [change for site in sites for change in _left_changes(site)]
     changes += _unguaranteed_pins(sites, pins)
@@ -128,10 +131,11 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
         origins.append(index)
 
     document = [*env.entries, *entries]
-    style = config.style
+    style = chosen.style
     rendered = [_render(entry, pins, style) for entry in document]
     lines = [r.line for r in rendered if isinstance(r, command_lines.CommandLine) and r.line]
-    changes += _pin_changes([n for r in rendered if not isinstance(r, str) for n in r.notes])
+    notes = [n for r in rendered if not isinstance(r, str) for n in r.notes]
+    changes += _pin_changes(notes, pinned=bool(pins.files or pins.entries))
     places = {id(command): site for site in moving for command in site.commands}
     changes += [
         _normalised_change(r, places[id(r.command)])
@@ -144,21 +148,30 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
     changes += [_preloaded_change(pin) for pin in preloaded]
     changes += _restart_changes(sources, {site.cell for site in moving})
 
-    env_text = _env_text(rendered, lines, pins, config)
+    env_text = _env_text(rendered, lines, pins, chosen)
     runs_code = [_runs_code(cell) for cell in new_cells]
     first_code = next((i for i, runs in enumerate(runs_code) if runs), len(new_cells))
     if env_index is not None:
         old = cells[env_index]
         position = sum(origin is not None and origin < env_index for origin in origins)
+        marker = choices.record(chosen, old["metadata"][envcell.MARKER])
         if (
             not moving
             and tuple(r if isinstance(r, str) else r.text for r in rendered) == env.lines
             and env.blocks == envcell.read_blocks(env_text)
+            and env.header in ((), chosen.header_lines)
+            and marker == old["metadata"][envcell.MARKER]
         ):
             env_cell = old
         else:
-            env_cell = {**old, "source": envcell.as_source(env_text, old["source"])}
+            metadata = {**old["metadata"], envcell.MARKER: marker}
+            source = envcell.as_source(env_text, old["source"])
+            env_cell = {**old, "metadata": metadata, "source": source}
             changes.append(Change("env-cell", "environment cell updated", env_index + 1))
+            changes += [
+                Change("env-cell", message, env_index + 1)
+                for message in _env_cell_messages(env.header, chosen, old["metadata"], marker)
+            ]
         env_origin: int | None = env_index
         if first_code < position:
             position = first_code
@@ -173,7 +186,7 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
         assert first_moved is not None
         position = sum(origin is not None and origin < first_moved for origin in origins)
         if position <= first_code and reusable is not None:
-            metadata = {**reusable.get("metadata", {}), envcell.MARKER: dict(envcell.MARKER_VALUE)}
+            metadata = {**reusable.get("metadata", {}), envcell.MARKER: choices.record(chosen)}
             if list(reusable.get("metadata", {})) == sorted(reusable.get("metadata", {})):
                 metadata = dict(sorted(metadata.items()))  # keys kept sorted, as they were
             source = envcell.as_source(env_text, reusable["source"])
@@ -189,6 +202,7 @@ def hoist(notebook: dict[str, Any], pins: Pins = NO_PINS, config: Config = Confi
                 _template(cells),
                 with_id=notebook.get("nbformat_minor", 0) >= 5,
                 taken=frozenset(cell["id"] for cell in cells if isinstance(cell.get("id"), str)),
+                marker=choices.record(chosen),
             )
             env_origin = None
             changes.append(Change("env-cell", f"environment cell created as cell {position + 1}"))
@@ -217,6 +231,8 @@ class _EnvDocument:
     lines: tuple[str, ...] = ()
     #: The blocks nbsetup generated in it (`envcell.read_blocks`).
     blocks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Its header lines, stripped (`envcell.header_of`).
+    header: tuple[str, ...] = ()
 
     @property
     def commands(self) -> tuple[InstallCommand, ...]:
@@ -225,7 +241,8 @@ class _EnvDocument:
     @classmethod
     def read(cls, cell: dict[str, Any]) -> _EnvDocument:
         raw = cell_text(cell)
-        lines = envcell.document(raw)
+        header = envcell.recorded_header(cell)
+        lines = envcell.document(raw, header)
         text = "\n".join(lines)
         sites = [site for site in installs.find_installs([text]) if site.movable]
         entries: list[_Entry] = []
@@ -246,7 +263,8 @@ class _EnvDocument:
             position = site.end
         entries += lines[position:]
         texts += lines[position:]
-        return cls(tuple(entries), tuple(texts), envcell.read_blocks(raw))
+        blocks = envcell.read_blocks(raw)
+        return cls(tuple(entries), tuple(texts), blocks, envcell.header_of(raw, header))
 
 
 def _render(
@@ -323,12 +341,12 @@ def _env_text(
     rendered: Sequence[str | command_lines.CommandLine],
     lines: Sequence[install_lines.InstallLine],
     pins: Pins,
-    config: Config,
+    chosen: choices.Resolved,
 ) -> str:
     """The environment cell: header, [guard], its document (or the `auto` block), [guard]."""
-    checked = guard.guarded(lines) if config.guard else ()
+    checked = guard.guarded(lines) if chosen.guard else ()
     document = [entry if isinstance(entry, str) else entry.text for entry in rendered]
-    style = config.style
+    style = chosen.style
     pip = [e for e in rendered if not isinstance(e, str) and e.command.manager == "pip"]
     if style.installer == "auto" and pip:
         uv_style = replace(style, installer="uv")
@@ -342,12 +360,40 @@ def _env_text(
         ]
         document = envcell.installer_block(document, uv)
     text_lines = [
-        *envcell.header(config.pins_label),
+        *chosen.header_lines,
         *(guard.before_block(checked) if checked else ()),
         *document,
         *(guard.after_block() if checked else ()),
     ]
     return "\n".join(text_lines)
+
+
+def _env_cell_messages(
+    header: Sequence[str],
+    chosen: choices.Resolved,
+    metadata: Mapping[str, Any],
+    marker: Mapping[str, Any],
+) -> list[str]:
+    """What became of an existing environment cell's header and recorded choices."""
+    messages = []
+    if header and header != chosen.header_lines:
+        if not chosen.header_lines:
+            messages.append("environment cell header removed (header is empty)")
+        elif any(line.startswith(envcell.HEADER_PREFIX) for line in header):
+            messages.append("environment cell header replaced by the one-line header")
+        else:
+            messages.append("environment cell header changed")
+    old = metadata[envcell.MARKER]
+    now = {
+        key: marker[key] for key in choices.KEYS if key in marker and old.get(key) != marker[key]
+    }
+    gone = [key for key in choices.KEYS if key in old and key not in marker]
+    if now:
+        shown = ", ".join(f"{key} = {json.dumps(value)}" for key, value in now.items())
+        messages.append(f"environment cell records {shown} (kept by later runs)")
+    if gone:
+        messages.append(f"environment cell no longer records {', '.join(gone)}")
+    return messages
 
 
 def _source_shape(cells: Sequence[dict[str, Any]]) -> str | list[str]:
@@ -368,10 +414,13 @@ def _command_text(command: InstallCommand) -> str:
 
 
 def _left_changes(site: InstallSite) -> list[Change]:
-    """One change per reason a site's commands stay where they are."""
+    """One change per reason a site's commands stay where they are.
+
+    An install the user opted out is `opted-out`, for information: it asks for no look.
+    """
     return [
         Change(
-            "left",
+            "opted-out" if optouts.is_chosen(reason) else "left",
             f"install not moved: {reason}",
             site.cell + 1,
             site.start + 1,
@@ -462,8 +511,11 @@ def _restart_changes(sources: Sequence[str | None], moved_from: set[int]) -> lis
     return changes
 
 
-def _pin_changes(notes: Sequence[install_lines.PinNote]) -> list[Change]:
-    """One change per package and kind: the notes of its installs, merged in order."""
+def _pin_changes(notes: Sequence[install_lines.PinNote], pinned: bool) -> list[Change]:
+    """One change per package and kind: the notes of its installs, merged in order.
+
+    `pinned`: whether there are pin files at all (the report says so when there are none).
+    """
     merged: dict[tuple[str, str], install_lines.PinNote] = {}
     for note in notes:
         key = (note.kind, note.package)
@@ -477,7 +529,7 @@ def _pin_changes(notes: Sequence[install_lines.PinNote]) -> list[Change]:
         merged[key] = note
     conflicts = {package for kind, package in merged if kind == "conflict"}
     return [
-        _pin_change(note)
+        _pin_change(note, pinned)
         for (kind, package), note in merged.items()
         if not (kind == "pinned" and package in conflicts)  # the conflict says it
     ]
@@ -488,13 +540,17 @@ def _normalised_change(line: command_lines.CommandLine, site: InstallSite) -> Ch
     return Change("normalised", message, site.cell + 1, site.start + 1)
 
 
-def _pin_change(note: install_lines.PinNote) -> Change:
+def _pin_change(note: install_lines.PinNote, pinned: bool) -> Change:
     notebook = " and ".join(repr(text) for text in dict.fromkeys(note.notebook))
     result = ", ".join(repr(text) for text in note.result)
     where = _where(note.origin, note.line)
     messages = {
         "pinned": f"{note.package}: pinned to {result} by {where}",
-        "unpinned": f"{note.package}: not in the requirements; kept as {result}",
+        "unpinned": (
+            f"{note.package}: not in the requirements; kept as {result}"
+            if pinned
+            else f"{note.package}: no pin file found; kept as {result}"
+        ),
         "conflict": (
             f"{note.package}: notebook asks for {notebook}, {where} pins {result}; the pin wins"
         ),

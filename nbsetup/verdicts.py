@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from nbsetup import envcell, installs
+from nbsetup import envcell, installs, optouts
 from nbsetup.installs.records import InstallCommand, InstallSite
 from nbsetup.notebook_io import cell_text
 
@@ -112,12 +112,15 @@ def notebook_sites(notebook: dict[str, Any]) -> NotebookSites:
     """The install sites of a notebook as `check` and `lock` read them.
 
     The environment cell is scanned on its own, as `transform.hoist` scans it: what came
-    before it does not judge it.
+    before it does not judge it. Cells that opt out keep their installs (`optouts`).
     """
     cells = notebook["cells"]
     sources = tuple(cell_text(cell) if cell["cell_type"] == "code" else None for cell in cells)
     env_index = envcell.find(cells)
-    others = installs.find_installs([None if i == env_index else s for i, s in enumerate(sources)])
+    others = installs.find_installs(
+        [None if i == env_index else s for i, s in enumerate(sources)],
+        optouts.cell_reasons(cells),
+    )
     env_sites: tuple[InstallSite, ...] = ()
     if env_index is not None:
         env_sites = tuple(

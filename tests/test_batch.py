@@ -507,3 +507,29 @@ def test_sigint_stops_cleanly_and_reports_what_was_done(tmp_path, kill_sample, j
         name = Path(entry["path"]).relative_to(root).as_posix()
         expected = new[name] if entry["status"] == "changed" else old[name]
         assert (root / name).read_bytes() == expected, name
+
+
+def test_a_batch_syncs_once_at_the_end_not_once_per_file(tmp_path, monkeypatch):
+    """Per-file fsyncs cost about a tenth of a corpus run; one `os.sync` after the batch."""
+    calls = []
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append("fsync"))
+    monkeypatch.setattr(os, "sync", lambda: calls.append("sync"))
+    paths = [_write(tmp_path / f"n{i}.ipynb", INSTALL) for i in range(3)]
+    outcome = batch.run(paths, batch.Settings(jobs=1))
+    assert [r.status for r in outcome.results] == ["changed"] * 3
+    assert calls == ["sync"]
+    # Nothing to write under --check: nothing to sync either.
+    calls.clear()
+    batch.run(paths, batch.Settings(check=True, jobs=1))
+    assert calls == []
+
+
+def test_a_single_write_through_the_api_is_fsynced(tmp_path, monkeypatch):
+    import nbsetup
+
+    calls = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd)))
+    path = _write(tmp_path / "n.ipynb", INSTALL)
+    nbsetup.fix_path(path)
+    assert calls == ["fsync"]

@@ -9,6 +9,7 @@ from nbsetup.config import (
     Overrides,
     ProjectConfig,
     find_project_config,
+    for_file,
     load_config,
     merge,
     parse_config,
@@ -39,8 +40,12 @@ def test_defaults():
     assert config.pin_sources == ()
     assert config.exclude == ()
     assert config.pin_missing is False
-    assert config.env_cell_style == "%pip"
-    assert config.quiet_install is False
+    # The environment cell's choices are not given: the cell's own record applies (`choices`).
+    assert config.env_cell_style is None
+    assert config.quiet_install is None
+    assert config.installer is None
+    assert config.guard is None
+    assert config.header is None
     assert config.kernels == ("python",)
     assert config.source is None
     assert config.root is None
@@ -82,7 +87,7 @@ def test_command_line_over_pyproject_over_defaults(repo: Path):
     assert merged.pin_missing is False  # command line
     assert merged.exclude == ("scratch",)  # command line, replacing the file's list
     assert merged.env_cell_style == "!pip"  # pyproject.toml
-    assert merged.quiet_install is False  # default
+    assert merged.quiet_install is None  # not given: the environment cell's own choice
     assert merged.source == path
 
 
@@ -216,8 +221,8 @@ def test_unknown_keys_listed_together_with_the_known_ones(repo: Path):
     assert "'quiet-instal' (did you mean 'quiet-install'?)" in message
     assert message.endswith(
         "known keys: pin-sources, requirements, exclude, pin-missing, env-cell-style, "
-        "quiet-install, kernels, installer, guard, preloaded, extend-preloaded, runtime, select, "
-        "ignore, per-file-ignores, output-format"
+        "quiet-install, kernels, installer, guard, header, preloaded, extend-preloaded, runtime, "
+        "select, ignore, per-file-ignores, output-format, per-file-settings"
     )
 
 
@@ -326,3 +331,107 @@ def test_parse_config_is_pure():
     assert parse_config({}, Path("/p/pyproject.toml")) == ProjectConfig(
         source=Path("/p/pyproject.toml")
     )
+
+
+# --- per-file settings -----------------------------------------------------------------------
+
+
+def test_per_file_settings_read_in_order(repo: Path):
+    path = _project(
+        repo,
+        "[tool.nbsetup.per-file-settings]\n"
+        '"legacy/*" = { skip = true }\n'
+        '"colab/*.ipynb" = { guard = true, installer = "auto", env-cell-style = "!pip" }\n'
+        '"legacy/keep.ipynb" = { skip = false }\n',
+    )
+    assert load_config(path).per_file_settings == (
+        ("legacy/*", (("skipped_by", "legacy/*"),)),
+        ("colab/*.ipynb", (("guard", True), ("installer", "auto"), ("env_cell_style", "!pip"))),
+        ("legacy/keep.ipynb", (("skipped_by", None),)),
+    )
+
+
+def test_for_file_applies_the_matching_tables_a_later_one_winning(repo: Path):
+    path = _project(
+        repo,
+        "[tool.nbsetup]\nguard = true\nquiet-install = true\n"
+        "[tool.nbsetup.per-file-settings]\n"
+        '"legacy/*" = { skip = true, guard = false }\n'
+        '"legacy/keep.ipynb" = { skip = false }\n'
+        '"*.ipynb" = { installer = "uv" }\n',
+    )
+    project = load_config(path)
+    old = for_file(project, repo / "legacy" / "old.ipynb")
+    assert (old.skipped_by, old.guard, old.installer, old.quiet_install) == (
+        "legacy/*",
+        False,
+        "uv",
+        True,
+    )
+    kept = for_file(project, repo / "legacy" / "keep.ipynb")
+    assert (kept.skipped_by, kept.guard) == (None, False)
+    other = for_file(project, repo / "nb.ipynb")
+    assert (other.skipped_by, other.guard, other.installer) == (None, True, "uv")
+    assert for_file(project, repo / "notes.md") == project
+
+
+def test_command_line_over_per_file_settings(repo: Path):
+    path = _project(repo, '[tool.nbsetup.per-file-settings]\n"*" = { guard = true }\n')
+    in_file = for_file(load_config(path), repo / "nb.ipynb")
+    assert merge(Overrides(guard=False), in_file).guard is False
+    assert merge(Overrides(), in_file).guard is True
+
+
+@pytest.mark.parametrize(
+    ("toml", "reason"),
+    [
+        pytest.param(
+            "per-file-settings = 3",
+            "[tool.nbsetup] per-file-settings: expected a table of globs to tables of settings, "
+            "got an integer (3)",
+            id="not-a-table",
+        ),
+        pytest.param(
+            'per-file-settings = { "legacy/*" = true }',
+            '[tool.nbsetup.per-file-settings] "legacy/*": expected a table of settings, got a '
+            "boolean (true)",
+            id="glob-not-a-table",
+        ),
+        pytest.param(
+            'per-file-settings = { "legacy/*" = { skp = true } }',
+            "unknown key in [tool.nbsetup.per-file-settings] \"legacy/*\": 'skp' (did you mean "
+            "'skip'?)",
+            id="unknown-key",
+        ),
+        pytest.param(
+            'per-file-settings = { "legacy/*" = { exclude = ["x"] } }',
+            "unknown key in [tool.nbsetup.per-file-settings] \"legacy/*\": 'exclude'; known "
+            "keys: skip, pin-missing, env-cell-style, quiet-install, installer, guard, header, "
+            "runtime",
+            id="project-wide-key",
+        ),
+        pytest.param(
+            'per-file-settings = { "legacy/*" = { skip = "yes" } }',
+            '[tool.nbsetup.per-file-settings] "legacy/*" skip: expected true or false, got a '
+            'string ("yes")',
+            id="skip-not-boolean",
+        ),
+        pytest.param(
+            'per-file-settings = { "x" = { installer = "conda" } }',
+            '[tool.nbsetup.per-file-settings] "x" installer: expected "pip" or "uv" or "auto", '
+            'got a string ("conda")',
+            id="installer-not-allowed",
+        ),
+        pytest.param(
+            'per-file-settings = { "" = { skip = true } }',
+            "[tool.nbsetup.per-file-settings]: a glob may not be empty",
+            id="empty-glob",
+        ),
+    ],
+)
+def test_per_file_settings_errors(repo: Path, toml: str, reason: str):
+    path = _project(repo, f"[tool.nbsetup]\n{toml}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}: {reason}"
+    assert caught.value.key == "per-file-settings"

@@ -31,7 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from nbsetup import envcell, install_lines, transform
+from nbsetup import envcell, transform
+from nbsetup.choices import Choices
 from nbsetup.notebook_io import cell_text
 from nbsetup.sources.requirements_txt import parse_requirements
 from tests.conftest import CORPUS, CORPUS_NOTEBOOKS
@@ -272,8 +273,8 @@ GENERATED = {
 
 
 def _generated_cell(sources: Sequence[str], pins: str, flags: Sequence[str]) -> str:
-    style = install_lines.LineStyle(installer="auto" if AUTO[1] in flags else "pip")
-    config = transform.Config(pins_label="requirements.txt", style=style, guard=GUARD[0] in flags)
+    installer = "auto" if AUTO[1] in flags else "pip"
+    config = transform.Config(choices=Choices(guard=GUARD[0] in flags, installer=installer))
     pinned = parse_requirements(pins, "requirements.txt", {}.__getitem__)
     result = transform.hoist(_nb(*sources), pinned, config)
     text = cell_text(result.notebook["cells"][0])

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from click.testing import CliRunner
 
 from nbsetup import batch, report
+from nbsetup.cli import main
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(path.name for path in GOLDEN.iterdir() if (path / "notebook.ipynb").is_file())
@@ -84,3 +86,36 @@ def test_golden_output_is_a_fixed_point(case: str, tmp_path: Path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no reliance on nbformat's silent repairs
         nbformat.validate(json.loads(expected_path.read_bytes()))
+
+
+#: The `check` rule whose repair is the hoist: `fix` moves exactly what it reports.
+HOIST_RULE = "NBS006"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_check_and_fix_check_agree(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`nbsetup check` reports an install to hoist exactly where `nbsetup fix` hoists one.
+
+    Through the command line, as a user runs both: `check --select NBS006` fails exactly when
+    `fix --check` would change the notebook, and names the installs `fix` reports moving. What
+    `fix` leaves in place (by the user's choice or for a reason of its own) `check` does not
+    ask to hoist.
+    """
+    work = tmp_path / case
+    shutil.copytree(GOLDEN / case, work, ignore=shutil.ignore_patterns("expected.ipynb"))
+    (work / ".git").mkdir()
+    monkeypatch.chdir(work)
+    runner = CliRunner()
+    fixing = runner.invoke(main, ["fix", "--check", "--format", "json", "notebook.ipynb"])
+    checking = runner.invoke(
+        main, ["check", "--select", HOIST_RULE, "--format", "json", "notebook.ipynb"]
+    )
+    assert fixing.exit_code in (0, 1), fixing.stderr
+    assert checking.exit_code in (0, 1), checking.stderr
+    assert fixing.exit_code == checking.exit_code
+    (fixed,) = json.loads(fixing.stdout)["files"]
+    (checked,) = json.loads(checking.stdout)["files"]
+    hoisted = {(c["cell"], c["line"]) for c in fixed["changes"] if c["kind"] == "hoisted"}
+    flagged = {(d["cell"], d["line"]) for d in checked["diagnostics"]}
+    assert flagged == hoisted
+    assert (fixed["status"] == report.SKIPPED) == (checked["status"] == report.SKIPPED)

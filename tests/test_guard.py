@@ -15,6 +15,7 @@ import click
 import pytest
 
 from nbsetup import envcell, guard, transform
+from nbsetup.choices import Choices
 from nbsetup.install_lines import InstallLine
 from nbsetup.notebook_io import cell_text
 from nbsetup.sources.requirements_txt import parse_requirements
@@ -25,7 +26,8 @@ def _pins(text):
     return parse_requirements(text, "requirements.txt", {}.__getitem__)
 
 
-GUARDED = transform.Config(pins_label="requirements.txt", guard=True)
+GUARDED = transform.Config(choices=Choices(guard=True))
+NO_GUARD = transform.Config(choices=Choices(guard=False))
 
 
 def _env_text(result):
@@ -153,7 +155,7 @@ def test_turning_the_guard_off_removes_it_and_user_lines_stay():
     first = transform.hoist(notebook, _pins("numpy==1.26.4\n"), GUARDED)
     cells = first.notebook["cells"]
     cells[0] = {**cells[0], "source": cell_text(cells[0]) + "\nimport os  # my own line"}
-    off = transform.hoist(first.notebook, _pins("numpy==1.26.4\n"), transform.Config())
+    off = transform.hoist(first.notebook, _pins("numpy==1.26.4\n"), NO_GUARD)
     text = _env_text(off)
     assert "guard" not in text
     assert text.splitlines()[-2:] == ["!pip install numpy==1.26.4", "import os  # my own line"]
@@ -167,6 +169,19 @@ def test_an_edited_guard_is_regenerated():
     cells[0] = {**cells[0], "source": generated.replace('"==1.26.4"', '"==9"')}
     fixed = transform.hoist(first.notebook, _pins("numpy==1.26.4\n"), GUARDED)
     assert _env_text(fixed) == generated
+
+
+def test_a_block_whose_end_was_deleted_leaves_no_stray_delimiter():
+    notebook = _nb("import numpy", "!pip install numpy")
+    first = transform.hoist(notebook, _pins("numpy==1.26.4\n"), GUARDED)
+    cells = first.notebook["cells"]
+    cut = _env_text(first).replace("\n# nbsetup: end guard-after", "")
+    cells[0] = {**cells[0], "source": cut}
+    fixed = transform.hoist(first.notebook, _pins("numpy==1.26.4\n"))
+    text = _env_text(fixed)
+    assert text.count("# nbsetup: begin guard-after") == 1
+    assert text.endswith("# nbsetup: end guard-after")
+    assert transform.hoist(fixed.notebook, _pins("numpy==1.26.4\n")).notebook is fixed.notebook
 
 
 def test_no_guard_without_named_pip_requirements():

@@ -10,7 +10,8 @@ import textwrap
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from nbsetup import envcell, install_lines, transform
+from nbsetup import envcell, transform
+from nbsetup.choices import Choices
 from nbsetup.notebook_io import cell_text
 from nbsetup.sources.requirements_txt import parse_requirements
 
@@ -29,13 +30,12 @@ NOTEBOOK = _nb("import numpy", "%pip install --index-url https://example.org/sim
 
 
 def _config(installer, pip="%pip"):
-    style = install_lines.LineStyle(pip=pip, installer=installer)
-    return transform.Config(pins_label="requirements.txt", style=style)
+    return transform.Config(choices=Choices(installer=installer, env_cell_style=pip))
 
 
 def _env_lines(notebook, installer, pip="%pip"):
     result = transform.hoist(notebook, PINS, _config(installer, pip))
-    return cell_text(result.notebook["cells"][0]).splitlines()[2:], result
+    return cell_text(result.notebook["cells"][0]).splitlines()[1:], result
 
 
 @pytest.mark.parametrize(
@@ -96,9 +96,11 @@ def test_each_installer_is_idempotent(installer):
 def test_switching_the_installer_rewrites_the_environment_cell(before, after):
     _, first = _env_lines(NOTEBOOK, before)
     switched = transform.hoist(first.notebook, PINS, _config(after))
-    assert [c.kind for c in switched.changes] == ["pinned", "env-cell"]
+    assert [c.kind for c in switched.changes] == ["pinned", "env-cell", "env-cell"]
+    recorded = "records installer" if after != "pip" else "no longer records installer"
+    assert recorded in switched.changes[-1].message
     expected, _ = _env_lines(NOTEBOOK, after)
-    assert cell_text(switched.notebook["cells"][0]).splitlines()[2:] == expected
+    assert cell_text(switched.notebook["cells"][0]).splitlines()[1:] == expected
 
 
 def test_auto_keeps_apt_and_conda_lines_as_written_in_both_branches():

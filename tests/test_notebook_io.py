@@ -484,3 +484,109 @@ def test_write_atomic_failure_keeps_the_original(tmp_path, monkeypatch):
         notebook_io.write_atomic(path, b"new")
     assert path.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb"]
+
+
+# -- big files: bytes kept once, unchanged cells reused when parsing the output back ----------
+
+
+def test_ascii_file_keeps_its_bytes_not_a_second_text():
+    data = (json.dumps(_notebook(), indent=1) + "\n").encode()
+    document = notebook_io.loads(data)
+    assert document._source is data
+    assert document.text == data.decode()
+    non_ascii = (json.dumps(_notebook([_code("x = 'é'")]), ensure_ascii=False)).encode()
+    assert isinstance(notebook_io.loads(non_ascii)._source, str)
+    assert isinstance(notebook_io.loads(b"\xef\xbb\xbf" + data)._source, str)
+
+
+@pytest.mark.parametrize("path", CORPUS_NOTEBOOKS, ids=[p.name for p in CORPUS_NOTEBOOKS] or None)
+def test_corpus_reread_is_json_loads(path, monkeypatch):
+    """Reusing unchanged cells when parsing the output back gives what `json.loads` gives."""
+    monkeypatch.setattr(notebook_io, "REREAD_WHOLE_BELOW", 0)
+    data = path.read_bytes()
+    document = notebook_io.loads(data)
+    cells = document.notebook["cells"]
+    index = next((i for i, cell in enumerate(cells) if cell["cell_type"] == "code"), None)
+    if index is None:
+        pytest.skip("no code cell")
+    new = _with_source(document.notebook, index, "x = 1")
+    new["cells"].insert(0, _code("!pip install numpy"))
+    del new["cells"][-1]
+    origins = [None, *range(len(cells) - 1)]
+    out = notebook_io.dumps(document, new, origins)
+    assert notebook_io.reread(document, out, new) == json.loads(out) == new
+
+
+def _big_document(monkeypatch):
+    monkeypatch.setattr(notebook_io, "REREAD_WHOLE_BELOW", 0)
+    cells = [_code(f"print({n})", id=f"c{n}") for n in range(4)]
+    data = (json.dumps(_notebook(cells), indent=1) + "\n").encode()
+    return notebook_io.loads(data)
+
+
+def test_reread_reuses_the_original_cell_objects(monkeypatch):
+    document = _big_document(monkeypatch)
+    new = _with_source(document.notebook, 1, "print('changed')")
+    out = notebook_io.dumps(document, new, range(4))
+    value = notebook_io.reread(document, out, new)
+    assert value == json.loads(out)
+    old = document.notebook["cells"]
+    assert [value["cells"][i] is old[i] for i in range(4)] == [True, False, True, True]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda out: out.replace(b'"c2"', b'"c9"'), id="copied-cell-altered"),
+        pytest.param(lambda out: out.replace(b"},\n  {", b"}\n  {", 1), id="separator-lost"),
+        pytest.param(lambda out: out.replace(b'"nbformat": 4', b'"nbformat": "4"'), id="top"),
+        pytest.param(lambda out: out.replace(b'"print(0)"', b'"print(0)", 7'), id="extra-item"),
+    ],
+)
+def test_reread_of_damaged_output_is_what_json_loads_says(monkeypatch, damage):
+    """Whatever is wrong with the bytes, the safety net sees what the file would hold."""
+    document = _big_document(monkeypatch)
+    new = _with_source(document.notebook, 1, "print('changed')")
+    out = damage(notebook_io.dumps(document, new, range(4)))
+    try:
+        expected = json.loads(out)
+    except json.JSONDecodeError as error:
+        with pytest.raises(json.JSONDecodeError, match=re.escape(error.msg)):
+            notebook_io.reread(document, out, new)
+    else:
+        assert notebook_io.reread(document, out, new) == expected
+
+
+def test_reread_with_an_int_cell_is_not_fooled(monkeypatch):
+    """A number where a cell should be is not mistaken for a reused cell."""
+    document = _big_document(monkeypatch)
+    new = {**document.notebook, "cells": [*document.notebook["cells"], 3]}
+    out = (json.dumps(new, indent=1) + "\n").encode()
+    value = notebook_io.reread(document, out, new)
+    assert value == json.loads(out)
+    assert value["cells"][-1] == 3
+
+
+def test_write_atomic_compares_the_expected_bytes_in_pieces(tmp_path, monkeypatch):
+    from nbsetup import files
+    from nbsetup.errors import ChangedMeanwhile
+
+    monkeypatch.setattr(files, "_CHUNK", 4)
+    path = tmp_path / "a.ipynb"
+    path.write_bytes(b"0123456789abcdef")
+    with pytest.raises(ChangedMeanwhile):
+        notebook_io.write_atomic(path, b"new", expected=b"0123456789abcdeX")
+    with pytest.raises(ChangedMeanwhile):
+        notebook_io.write_atomic(path, b"new", expected=b"0123456789abcde")
+    assert path.read_bytes() == b"0123456789abcdef"
+    notebook_io.write_atomic(path, b"new", expected=b"0123456789abcdef")
+    assert path.read_bytes() == b"new"
+
+
+def test_read_bytes_of_a_file_bigger_than_a_chunk(tmp_path, monkeypatch):
+    from nbsetup import files
+
+    monkeypatch.setattr(files, "_CHUNK", 4)
+    path = tmp_path / "a.ipynb"
+    path.write_bytes(b"x" * 1000)
+    assert notebook_io.read_bytes(path) == b"x" * 1000

@@ -131,7 +131,7 @@ def _state(path: Path) -> tuple[bytes, int]:
     return path.read_bytes(), path.stat().st_mtime_ns
 
 
-@pytest.mark.slow  # three hook installs by pre-commit, about 45 s
+@pytest.mark.slow  # four hook installs by pre-commit, about 60 s
 def test_hooks_fix_then_pass(tmp_path: Path, env: dict[str, str]):
     if not (ROOT / ".git").exists():
         pytest.skip("needs a git checkout of nbsetup to build the hook repository from")
@@ -182,6 +182,24 @@ def test_hooks_fix_then_pass(tmp_path: Path, env: dict[str, str]):
 
     for path, before in untouched.items():
         assert _state(path) == before, f"{path.name} was rewritten"
+
+    # `nbsetup fix --guard` by hand, then the plain hook: the guard sticks, nothing changes.
+    guarded = subprocess.run(
+        [sys.executable, "-m", "nbsetup", "fix", "--guard", str(scattered)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert guarded.returncode == 0, guarded.stderr
+    before = _state(scattered)
+    fourth = _try_repo(project, hook_repo, env, "nbsetup-fix")
+    assert fourth.returncode == 0, fourth.stdout + fourth.stderr
+    assert re.search(r"^nbsetup fix\.+Passed$", fourth.stdout, re.MULTILINE), fourth.stdout
+    assert _state(scattered) == before
+    cells = json.loads(scattered.read_text(encoding="utf-8"))["cells"]
+    environment = next(c for c in cells if "nbsetup" in c["metadata"])
+    assert environment["metadata"]["nbsetup"] == {"role": "environment", "guard": True}
+    assert "# nbsetup: begin guard-before" in "".join(environment["source"])
 
 
 # Formatted by neither tool: single quotes, no spaces around `=`; and a Colab title comment that

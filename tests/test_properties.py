@@ -23,7 +23,17 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from packaging.requirements import InvalidRequirement, Requirement
 
-from nbsetup import batch, comments, envcell, notebook_io, pipeline, safety, transform, verdicts
+from nbsetup import (
+    batch,
+    comments,
+    envcell,
+    notebook_io,
+    optouts,
+    pipeline,
+    safety,
+    transform,
+    verdicts,
+)
 from nbsetup.cli import main
 from nbsetup.config import ProjectConfig
 from nbsetup.errors import UnsafeChange
@@ -41,7 +51,7 @@ from tests.strategies import (
     shell_word,
 )
 
-CONFIG = transform.Config(pins_label="requirements.txt")
+CONFIG = transform.Config()
 # What a removed cell may have held besides installs: the contract's "only comments, blank
 # lines or a bare cell magic".
 INERT = re.compile(r"\s*(#.*)?|%%(capture|bash)\b.*")
@@ -241,6 +251,65 @@ def test_pure_transform_is_idempotent_and_leaves_its_input_alone(generated):
             assert cell is notebook["cells"][origin]
 
 
+def _tag_every_code_cell(notebook: dict[str, Any]) -> dict[str, Any]:
+    """The notebook with the `nbsetup-skip` tag on every code cell (other tags kept)."""
+    cells = []
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            metadata = cell.get("metadata", {})
+            tags = [*metadata.get("tags", []), optouts.CELL_TAG]
+            cell = {**cell, "metadata": {**metadata, "tags": tags}}
+        cells.append(cell)
+    return {**notebook, "cells": cells}
+
+
+def _skip_every_install(notebook: dict[str, Any]) -> dict[str, Any]:
+    """The notebook with a `# nbsetup: skip` line above every install outside the environment
+    cell, indented as the install is."""
+    cells = list(notebook["cells"])
+    by_cell: dict[int, list[int]] = {}
+    for site in verdicts.notebook_sites(notebook).others:
+        by_cell.setdefault(site.cell, []).append(site.start)
+    for index, starts in by_cell.items():
+        cell = cells[index]
+        lines = cell_text(cell).splitlines(keepends=True)
+        for start in sorted(set(starts), reverse=True):
+            line = lines[start]
+            indent = line[: len(line) - len(line.lstrip())]
+            ending = line[len(line.rstrip("\r\n")) :] or "\n"
+            lines.insert(start, f"{indent}# nbsetup: skip{ending}")
+        cells[index] = {**cell, "source": envcell.as_source("".join(lines), cell["source"])}
+    return {**notebook, "cells": cells}
+
+
+@given(generated=notebooks())
+def test_opting_out_every_cell_makes_fix_a_no_op(generated):
+    """The `nbsetup-skip` tag on every code cell: nothing moves, nothing is written."""
+    tagged = _tag_every_code_cell(generated.notebook)
+    result = transform.hoist(tagged, _pins(generated), CONFIG)
+    assert result.notebook is tagged
+    assert not [change for change in result.changes if change.kind == "hoisted"]
+
+
+@given(generated=notebooks())
+def test_skip_above_every_install_moves_nothing(generated):
+    """`# nbsetup: skip` above every install: no install leaves its cell, no cell changes but
+    an environment cell the notebook had, and the directives are all still there."""
+    skipped = _skip_every_install(generated.notebook)
+    result = transform.hoist(skipped, _pins(generated), CONFIG)
+    assert not [change for change in result.changes if change.kind == "hoisted"]
+    env = envcell.find(skipped["cells"])
+    kept = [cell for index, cell in enumerate(skipped["cells"]) if index != env]
+    new_env = envcell.find(result.notebook["cells"])
+    new = [cell for index, cell in enumerate(result.notebook["cells"]) if index != new_env]
+    assert len(new) == len(kept)
+    assert all(a is b for a, b in zip(new, kept, strict=True))
+    assert (
+        comments.notebook_comments(result.notebook)["# nbsetup: skip"]
+        == (comments.notebook_comments(skipped)["# nbsetup: skip"])
+    )
+
+
 @given(generated=notebooks(max_cells=4))
 def test_files_are_written_only_when_they_change(generated):
     with tempfile.TemporaryDirectory() as directory:
@@ -306,7 +375,7 @@ def _corrupt(kind: str, new: dict[str, Any], data: st.DataObject) -> bool:
         if not envs:
             return False
         cells[envs[0]]["source"] = envcell.as_source(
-            "\n".join(envcell.header(None)), cells[envs[0]]["source"]
+            envcell.DEFAULT_HEADER, cells[envs[0]]["source"]
         )
     elif kind == "second-env":
         if not code:

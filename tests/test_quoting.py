@@ -215,13 +215,6 @@ def test_a_word_with_a_line_break_is_refused_by_every_kind(kind, bad):
         kind[2]([f"x{bad}; touch sentinel"])
 
 
-def test_header_text_never_breaks_the_comment_line():
-    lines = envcell.header("a.txt\n!touch sentinel\r\u2028b.txt")
-    assert all(len(line.splitlines()) == 1 for line in lines)
-    assert lines[0].endswith("pinned by a.txt\\n!touch sentinel\\r\\u2028b.txt.")
-    assert quoting.one_line("plain, é") == "plain, é"
-
-
 @pytest.mark.parametrize(
     ("text", "passes", "expected"),
     [
@@ -283,6 +276,25 @@ def test_the_recogniser_reads_generated_lines_as_written(words):
                 "uses the shell variable $NBSETUP_TOKEN",
                 "installs a local path",
             )
+
+
+@pytest.mark.parametrize(
+    ("line", "substitutes"),
+    [
+        ("!pip install 'x; os_name == '\"'\"'`touch sentinel`'\"'\"''", False),
+        ("!pip install 'a$(b)'", False),
+        ("!pip install \\`x", False),
+        ("!pip install `id`", True),
+        ('!pip install "`id`"', True),
+        ('!pip install "$(id)"', True),
+        ("!pip install a$(id)", True),
+    ],
+)
+def test_command_substitution_is_read_only_where_the_shell_runs_it(line, substitutes):
+    """Inside single quotes, or after a backslash, `$(` and a backquote are literal text (a
+    rendered marker with backquotes was kept in place as a substitution)."""
+    (command,) = [c for site in find_installs([line]) for c in site.commands]
+    assert (command.reason == "uses command substitution") is substitutes
 
 
 # --- real IPython -------------------------------------------------------------------------
@@ -465,11 +477,10 @@ def test_a_fixed_environment_cell_installs_exactly_the_pins(ipython, tmp_path, c
     _assert_installs_pins(ipython, source, config.guard)
 
 
-def test_a_pin_source_name_with_line_breaks_stays_in_the_comment(ipython, tmp_path):
-    source = _fixed_env_cell(tmp_path, ProjectConfig(), "r.txt\n!touch sentinel\u2028x")
-    first, second = source.splitlines()[:2]
-    assert first.endswith("pinned by r.txt\\n!touch sentinel\\u2028x.")
-    assert second.startswith(envcell.HEADER_PREFIX)
+def test_a_pin_source_name_with_line_breaks_never_reaches_the_cell(ipython, tmp_path):
+    source = _fixed_env_cell(tmp_path, ProjectConfig(), "r.txt\n!touch from-label\u2028x")
+    assert source.splitlines()[0] == envcell.DEFAULT_HEADER
+    assert "from-label" not in source
     _assert_installs_pins(ipython, source)
 
 

@@ -219,13 +219,11 @@ def test_runtime_setting_is_validated(tmp_path: Path):
 
 def test_fix_warns_about_colab_preloads_on_an_explicit_colab_runtime():
     nb = notebook("import x", "!pip install 'numpy<2'")  # no Colab metadata
-    auto = transform.hoist(nb, config=pipeline.hoist_options(ProjectConfig(), None))
-    colab = transform.hoist(
-        nb, config=pipeline.hoist_options(ProjectConfig(runtime="colab"), None)
-    )
+    auto = transform.hoist(nb, config=pipeline.hoist_options(ProjectConfig()))
+    colab = transform.hoist(nb, config=pipeline.hoist_options(ProjectConfig(runtime="colab")))
     assert not [c for c in auto.changes if c.kind == "preloaded"]
     assert [c.package for c in colab.changes if c.kind == "preloaded"] == ["numpy"]
-    jupyter = pipeline.hoist_options(ProjectConfig(runtime="jupyter"), None)
+    jupyter = pipeline.hoist_options(ProjectConfig(runtime="jupyter"))
     on_colab = notebook("import x", "!pip install 'numpy<2'", metadata=COLAB_META)
     assert not [
         c for c in transform.hoist(on_colab, config=jupyter).changes if c.kind == "preloaded"

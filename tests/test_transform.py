@@ -6,11 +6,11 @@ import json
 import pytest
 
 from nbsetup import envcell, install_lines, kernels, pipeline, transform
+from nbsetup.choices import Choices
 from nbsetup.config import ProjectConfig
 from nbsetup.sources.requirements_txt import parse_requirements
 
-HEADER = envcell.header(None)
-PINNED_HEADER = envcell.header("requirements.txt")
+HEADER = [envcell.DEFAULT_HEADER]
 
 
 def _code(source, **extra):
@@ -110,10 +110,9 @@ def test_pins_from_requirements_and_conflicts():
         _code('!pip install -q "numpy<2" Scikit_Learn\nimport numpy'),
     )
     pins = _pins("numpy==2.1.0\nscikit-learn==1.5.1\n")
-    config = transform.Config(pins_label="requirements.txt")
-    result = transform.hoist(notebook, pins, config)
+    result = transform.hoist(notebook, pins)
     assert _sources(result.notebook) == [
-        _env("!pip install -q numpy==2.1.0 scikit-learn==1.5.1", header=PINNED_HEADER),
+        _env("!pip install -q numpy==2.1.0 scikit-learn==1.5.1"),
         "import numpy",
     ]
     assert "conflict" in _kinds(result)
@@ -244,7 +243,7 @@ def test_apt_update_alone_is_not_moved():
 
 
 def test_the_pip_style_leaves_written_lines_as_written_and_spells_rendered_ones():
-    config = transform.Config(style=install_lines.LineStyle(pip="!pip"))
+    config = transform.Config(choices=Choices(env_cell_style="!pip"))
     result = transform.hoist(_nb(_code("%pip install -q numpy\nimport numpy")), config=config)
     assert _sources(result.notebook)[0] == _env("%pip install -q numpy")
     call = _code(
@@ -255,14 +254,17 @@ def test_the_pip_style_leaves_written_lines_as_written_and_spells_rendered_ones(
     assert "normalised" in _kinds(result)
 
 
-def test_switching_the_pip_style_leaves_the_environment_cell_alone():
+def test_switching_the_pip_style_leaves_the_lines_alone_and_records_the_style():
     notebook = transform.hoist(_nb(_code("!pip install numpy\nimport numpy"))).notebook
-    shell = transform.Config(style=install_lines.LineStyle(pip="!pip"))
-    assert transform.hoist(notebook, config=shell).notebook is notebook
+    shell = transform.Config(choices=Choices(env_cell_style="!pip"))
+    switched = transform.hoist(notebook, config=shell).notebook
+    assert _sources(switched) == _sources(notebook)
+    assert switched["cells"][0]["metadata"]["nbsetup"]["env-cell-style"] == "!pip"
+    assert transform.hoist(switched, config=shell).notebook is switched
 
 
 def test_quiet_install_adds_q_reported_and_only_once():
-    quiet = transform.Config(style=install_lines.LineStyle(quiet=True))
+    quiet = transform.Config(choices=Choices(quiet_install=True))
     result = transform.hoist(_nb(_code("!pip install numpy\nimport numpy")), config=quiet)
     assert _sources(result.notebook)[0] == _env("!pip install -q numpy")
     normalised = next(c for c in result.changes if c.kind == "normalised")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from nbsetup import packages, quoting
+from nbsetup import optouts, packages, quoting
 from nbsetup.installs.arguments import SYS_EXECUTABLE, parse_command
 from nbsetup.installs.records import InstallCommand, InstallSite, LineKind, Written
 from nbsetup.installs.shell import Part, ShellLine, ShellSyntaxError, parse_line
@@ -198,7 +198,10 @@ def _note_barrier(site: InstallSite, state: _State) -> None:
     for command in site.commands:
         if command.movable or command.action == "update":
             continue
-        what = "an install that stays in place" if command.action == "install" else None
+        what = None
+        if command.action == "install":
+            chosen = optouts.is_chosen(command.reason)
+            what = "an opted-out install" if chosen else "an install that stays in place"
         tool = "pip" if command.manager == "uv" else command.manager
         state.barrier_at(what or f"{tool} {command.action}", site.cell, site.start)
         return
@@ -537,9 +540,19 @@ def find_calls(source: str) -> tuple[PythonCall, ...]:
 
 
 def _python_cell(
-    cell: int, lines: Sequence[str], source: str, scan: CellScan, state: _State
+    cell: int,
+    lines: Sequence[str],
+    source: str,
+    scan: CellScan,
+    state: _State,
+    choice: str | None,
 ) -> list[InstallSite]:
-    """A Python cell (or `%%capture` body): escapes and calls, in line order."""
+    """A Python cell (or `%%capture` body): escapes and calls, in line order.
+
+    `choice`: why every install of the cell stays by the user's choice (its cell opts out),
+    or None.
+    """
+    floor = 0 if scan.magic_line is None else scan.magic_line + 1
     calls: dict[int, list[PythonCall]] = {}
     if _may_contain_calls(source):
         starts = [logical.start for logical in scan.logical_lines if logical.escape is None]
@@ -557,6 +570,7 @@ def _python_cell(
             text = "".join(lines[logical.start : logical.end])
             _python_line_state(text, state, cell, logical.start)
         if site is not None:
+            site = _opted_out(site, lines, floor, scan.string_lines, choice)
             sites.append(site)
             _note_barrier(site, state)
     return sites
@@ -586,10 +600,32 @@ def _track_shell_block(words: tuple[str, ...], stack: list[str]) -> None:
         stack.pop()
 
 
+def _opted_out(
+    site: InstallSite,
+    lines: Sequence[str],
+    floor: int,
+    in_strings: frozenset[int],
+    choice: str | None,
+) -> InstallSite:
+    """The site, kept in place when its cell or a `# nbsetup: skip` comment opts it out."""
+    reason = choice or optouts.line_reason(lines, site.start, site.end, floor, in_strings)
+    return site if reason is None else optouts.keep(site, reason)
+
+
 def _shell_cell(
-    cell: int, lines: Sequence[str], first: int, options: str, form: str, state: _State
+    cell: int,
+    lines: Sequence[str],
+    first: int,
+    options: str,
+    form: str,
+    state: _State,
+    choice: str | None,
 ) -> list[InstallSite]:
-    """A `%%bash`/`%%sh` cell: each body line is a shell command line (no `!`)."""
+    """A `%%bash`/`%%sh` cell: each body line is a shell command line (no `!`).
+
+    `choice`: why every install of the cell stays by the user's choice (its cell opts out),
+    or None.
+    """
     sites: list[InstallSite] = []
     stack: list[str] = []
     directory_changed = state.directory_changed
@@ -631,7 +667,8 @@ def _shell_cell(
             cell, lines, start, index, "", line, reason, state, directory_changed, indent, how
         )
         if site is not None:
-            sites.append(replace(site, form=form))
+            site = _opted_out(replace(site, form=form), lines, first, frozenset(), choice)
+            sites.append(site)
             _note_barrier(site, state)
         first_words = line.parts[0].words if line.parts else ()
         if first_words[:1] == ("exit",):
@@ -675,41 +712,48 @@ def _continued(line: str) -> bool:
     return (len(body) - len(body.rstrip("\\"))) % 2 == 1
 
 
-def find_installs(sources: Sequence[str | None]) -> tuple[InstallSite, ...]:
+def find_installs(
+    sources: Sequence[str | None], opted_out: Mapping[int, str] | None = None
+) -> tuple[InstallSite, ...]:
     """Scan a notebook's cells in order; sources[i] is cell i's source, None if not code.
 
     Returns sites in notebook order. Earlier cells matter: a `%cd`, `os.chdir` or `git clone`
     makes later relative `-r` files stay, and so does a file the notebook writes.
+    `opted_out` maps the cells that opt out (`optouts.cell_reasons`) to the reason: all their
+    installs stay, as do those a `# nbsetup: skip` comment marks in any cell.
     """
-    return _find_installs(tuple(sources))
+    return _find_installs(tuple(sources), tuple(sorted((opted_out or {}).items())))
 
 
-# The result depends on the sources alone and is immutable, so it is kept for a few calls:
-# the safety check asks again about the cells the transform has just scanned, and gets the
-# same answer without scanning them a second time.
+# The result depends on the sources and the cells that opt out alone and is immutable, so it
+# is kept for a few calls: the safety check asks again about the cells the transform has just
+# scanned, and gets the same answer without scanning them a second time.
 @functools.lru_cache(maxsize=8)
-def _find_installs(sources: tuple[str | None, ...]) -> tuple[InstallSite, ...]:
+def _find_installs(
+    sources: tuple[str | None, ...], opted_out: tuple[tuple[int, str], ...]
+) -> tuple[InstallSite, ...]:
     state = _State()
     sites: list[InstallSite] = []
+    reasons = dict(opted_out)
     for cell, source in enumerate(sources):
         if not source or not _relevant(source):
             continue
+        why = reasons.get(cell)
         lines = source.splitlines(keepends=True)
         scan = scan_cell(source)
         if scan.cell_magic is None or scan.magic_line is None:
-            sites.extend(_python_cell(cell, lines, source, scan, state))
+            sites.extend(_python_cell(cell, lines, source, scan, state, why))
             continue
         name, options = scan.cell_magic
         first = scan.magic_line + 1
         script = options.split()[:1]
         if name in SHELL_CELL_MAGICS:
-            sites.extend(_shell_cell(cell, lines, first, options, f"%%{name}", state))
+            sites.extend(_shell_cell(cell, lines, first, options, f"%%{name}", state, why))
         elif name == "script" and script and _SCRIPT_SHELLS.match(script[0]):
-            sites.extend(
-                _shell_cell(cell, lines, first, " ".join(options.split()[1:]), "%%script", state)
-            )
+            rest = " ".join(options.split()[1:])
+            sites.extend(_shell_cell(cell, lines, first, rest, "%%script", state, why))
         elif name in PYTHON_CELL_MAGICS:
-            sites.extend(_python_cell(cell, lines, source, scan, state))
+            sites.extend(_python_cell(cell, lines, source, scan, state, why))
         elif name == "writefile" and options.split():
             state.written.add(posixpath.basename(options.split()[-1]))
     return tuple(sites)

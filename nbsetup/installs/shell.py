@@ -81,7 +81,7 @@ class ShellLine:
 
 
 def _word_reason(raw: str, passes: int) -> str | None:
-    if "$(" in raw or "`" in raw:
+    if ("$(" in raw or "`" in raw) and _substitutes(raw):
         return "uses command substitution"
     variable = _SHELL_VARIABLE.search(raw)
     if variable:
@@ -90,6 +90,27 @@ def _word_reason(raw: str, passes: int) -> str | None:
     if field is not None and field.strip() != "sys.executable":
         return f"uses the Python variable {{{field}}}"
     return None
+
+
+def _substitutes(raw: str) -> bool:
+    """Whether the shell runs a `$(...)` or a backquoted command in this word: outside single
+    quotes, not escaped by a backslash (inside single quotes both are literal text)."""
+    quote = None
+    i = 0
+    while i < len(raw):
+        char = raw[i]
+        if quote == "'":
+            quote = None if char == "'" else quote
+        elif char == "\\":
+            i += 1  # the next character is literal (also inside double quotes, for these)
+        elif char == "`" or raw.startswith("$(", i):
+            return True
+        elif char == '"':
+            quote = None if quote == '"' else '"'
+        elif char == "'" and quote is None:
+            quote = "'"
+        i += 1
+    return False
 
 
 def _skip_balanced(text: str, i: int, close: str) -> int:

@@ -24,7 +24,7 @@ from typing import Literal
 
 from packaging.requirements import Requirement
 
-from nbsetup import kernels, notebook_io, pipeline
+from nbsetup import notebook_io, pipeline
 from nbsetup.errors import NbsetupError
 from nbsetup.lock import edit, gather, resolve
 from nbsetup.lock.gather import Request
@@ -143,7 +143,7 @@ def _read(path: Path, settings: Settings) -> tuple[_Target | None, Pins, list[Re
     data = notebook_io.read_bytes(path)
     document = textnb_files.codec_for(path, data, settings.text).loads(data)
     project = pipeline.project_for(path)
-    if kernels.skip_reason(document.notebook, project.kernels) is not None:
+    if pipeline.skip_reason(document.notebook, project) is not None:
         return None, Pins(), []
     request = settings.pins or None
     sources = pipeline.pin_sources(path, project, request)

@@ -70,6 +70,9 @@ class FileCheck:
     error: str | None = None
     #: Why the notebook was not checked (e.g. an R kernel), else None.
     skipped: str | None = None
+    #: Whether it was skipped by the user's choice (an opt-out): as ruff says nothing of an
+    #: excluded file, the text report then names it under `-v` only.
+    opted_out: bool = False
     #: Where the pins came from, if anywhere (`requirements` in the JSON report, schema 1).
     pin_sources: str | None = None
     #: The last frames of an internal error's traceback, shown under `-v` (not in JSON).
