@@ -315,7 +315,7 @@ def test_ruff_leaves_generated_code_alone():
         assert lint.returncode == 0, lint.stdout
 
 
-@pytest.mark.slow  # about 20 s: eight pipelines over the 55 golden inputs
+@pytest.mark.slow  # about 20 s: eight pipelines over the golden inputs
 @pytest.mark.parametrize("tool", TOOLS)
 @pytest.mark.parametrize("flags", GOLDEN_FLAGS)
 @pytest.mark.parametrize("name", GOLDEN_NAMES)
