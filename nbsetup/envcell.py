@@ -93,7 +93,7 @@ _BEGIN = re.compile(rf"{re.escape(HEADER_PREFIX)} begin ([\w-]+)\b")
 _END = f"{HEADER_PREFIX} end "
 #: The `auto` installer's block; its name in the delimiters.
 INSTALLER_BLOCK = "installer"
-_INSTALLER_SUMMARY = "%pip if the kernel has pip, else %uv pip (uv-made environments lack pip)"
+_INSTALLER_SUMMARY = "pip if the kernel has it, else uv pip (uv venvs lack pip)"
 _HAS_PIP = 'if importlib.util.find_spec("pip"):'
 _INDENT = "    "
 
@@ -108,15 +108,15 @@ def installer_block(pip_lines: Sequence[str], uv_lines: Sequence[str]) -> list[s
 
     IPython rewrites an indented `%magic` line into `get_ipython().run_line_magic(...)` (its
     input transformers look past the indentation), so the magics can sit under `if`/`else`.
+    The blank line after the import is the one `ruff format` and black put there.
     """
-    body = [
-        "import importlib.util",
-        _HAS_PIP,
-        *(_INDENT + line if line.strip() else "" for line in pip_lines),
-        "else:",
-        *(_INDENT + line if line.strip() else "" for line in uv_lines),
-    ]
-    return block(INSTALLER_BLOCK, _INSTALLER_SUMMARY, body)
+    body = ["import importlib.util", "", _HAS_PIP, *_indented(pip_lines), "else:"]
+    return block(INSTALLER_BLOCK, _INSTALLER_SUMMARY, [*body, *_indented(uv_lines)])
+
+
+def _indented(entries: Sequence[str]) -> list[str]:
+    """Each line of `entries` indented into a branch; an entry may span lines (`\\` ends)."""
+    return [_INDENT + line if line.strip() else "" for e in entries for line in e.split("\n")]
 
 
 def _spans(lines: Sequence[str]) -> list[tuple[str, int, int]]:
@@ -147,6 +147,34 @@ def read_blocks(text: str) -> Mapping[str, tuple[str, ...]]:
     }
 
 
+def _read_back(lines: Sequence[str]) -> list[str | None]:
+    """Each line (with its ending) as nbsetup reads it back; None where a block generated it.
+
+    The `auto` installer block gives back its `%pip` branch, dedented, blank lines included
+    (they are the document's: a formatter may have put them there).
+    """
+    view: list[str | None] = list(lines)
+    for name, start, end in _spans(lines):
+        branch = False
+        for index in range(start, end):
+            body = lines[index].rstrip("\r\n")
+            ending = lines[index][len(body) :]
+            stripped = body.strip()
+            # The installer's own branches start the line: an indented `else:` is a moved
+            # block's (`installs.blocks`), inside a branch.
+            head = body.rstrip()
+            if name == INSTALLER_BLOCK and head in (_HAS_PIP, "else:"):
+                branch = head == _HAS_PIP
+                view[index] = None
+            elif branch and not stripped:
+                view[index] = ending
+            elif branch and body.startswith(_INDENT):
+                view[index] = body[len(_INDENT) :] + ending
+            else:
+                view[index] = None
+    return view
+
+
 def user_view(text: str) -> str:
     """The cell as nbsetup reads it back: its generated blocks blanked, line for line.
 
@@ -155,23 +183,11 @@ def user_view(text: str) -> str:
     keep their numbers and endings.
     """
     lines = text.splitlines(keepends=True)
-    for name, start, end in _spans(lines):
-        branch = False
-        for index in range(start, end):
-            line = lines[index]
-            body = line.rstrip("\r\n")
-            ending = line[len(body) :]
-            # The installer's own branches start the line: an indented `else:` is a moved
-            # block's (`installs.blocks`), inside a branch.
-            head = body.rstrip()
-            if name == INSTALLER_BLOCK and head in (_HAS_PIP, "else:"):
-                branch = head == _HAS_PIP
-                lines[index] = ending
-            elif branch and body.startswith(_INDENT):
-                lines[index] = body[len(_INDENT) :] + ending
-            else:
-                lines[index] = ending
-    return "".join(lines)
+    view = _read_back(lines)
+    return "".join(
+        line[len(line.rstrip("\r\n")) :] if read is None else read
+        for line, read in zip(lines, view, strict=True)
+    )
 
 
 def document(text: str, header: str = DEFAULT_HEADER) -> list[str]:
@@ -182,7 +198,7 @@ def document(text: str, header: str = DEFAULT_HEADER) -> list[str]:
     `user_view`); so are blank lines at either end. Moved comments, install lines and the
     user's own lines are the document, which later runs keep and extend.
     """
-    raw = text.splitlines()
+    raw = text.splitlines(keepends=True)
     generated = {i for _, start, end in _spans(raw) for i in range(start, end)}
     # A delimiter left of a block whose other end was deleted is nbsetup's too.
     dropped = set(_header_lines(raw, header)) | {
@@ -191,13 +207,13 @@ def document(text: str, header: str = DEFAULT_HEADER) -> list[str]:
         if i not in generated and line.strip().startswith((f"{HEADER_PREFIX} begin ", _END))
     }
     lines = [
-        line
-        for index, line in enumerate(user_view(text).splitlines())
-        if index not in dropped and not (index in generated and not line.strip())
+        read.rstrip()
+        for index, read in enumerate(_read_back(raw))
+        if read is not None and index not in dropped
     ]
-    first = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
-    last = next((i for i in range(len(lines), 0, -1) if lines[i - 1].strip()), first)
-    return [line.rstrip() for line in lines[first:last]]
+    first = next((i for i, line in enumerate(lines) if line), len(lines))
+    last = next((i for i in range(len(lines), 0, -1) if lines[i - 1]), first)
+    return lines[first:last]
 
 
 def new_cell(

@@ -9,9 +9,10 @@ it prints one line per problem, nothing when all is well::
     in Colab, Kernel → Restart in Jupyter) to use 2.0
     pandas: installed 2.1.0 does not satisfy ==2.2.2
 
-The code runs in users' kernels: dependency-free (`packaging` only when importable, else `==`
-pins compare as strings), Python 3.8 syntax, and the same text for the same pins (sorted, no
-timestamps), so `nbsetup fix` is idempotent.
+The code runs in users' kernels: Python 3.8 syntax, no dependency but `packaging` for the pin
+check (every Jupyter kernel has it: ipykernel requires it; without it only the pins go
+unchecked), and the same text for the same pins (sorted, no timestamps), so `nbsetup fix` is
+idempotent. It is the text `ruff format` and black give it, so formatters leave it alone.
 """
 
 from __future__ import annotations
@@ -29,10 +30,18 @@ from nbsetup.install_lines import InstallLine
 BEFORE, AFTER = "guard-before", "guard-after"
 
 _PINS = "__PINS__"
+# Written as `ruff format` and black write it (two blank lines around each def, lines within 88
+# columns; tests/test_formatters.py runs both), so that neither reformats what `fix` writes back,
+# with one import a line, sorted, as `ruff check --fix` (isort's I001) would leave it. The
+# before block ends with a statement, not a def: a formatter would put two blank lines between
+# a def and whatever the cell has next.
 _BEFORE_BODY = f'''\
-import importlib, importlib.metadata, sys, warnings
+import importlib.metadata
+import sys
+import warnings
 
 _nbsetup_pins = {_PINS}
+
 
 def _nbsetup_imported(name):
     """The version of distribution `name` this kernel has imported, or None."""
@@ -40,14 +49,11 @@ def _nbsetup_imported(name):
         dist = importlib.metadata.distribution(name)
     except importlib.metadata.PackageNotFoundError:
         return None
-    modules = set()  # the modules the distribution installed (its RECORD)
-    for path in dist.files or ():
-        if path.suffix == ".py":
-            parts = path.with_suffix("").parts
-            modules.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
-    if not modules:
-        modules = set((dist.read_text("top_level.txt") or name.replace("-", "_")).split())
-    loaded = sorted(modules & set(sys.modules))
+    files = [p.with_suffix("").parts for p in dist.files or () if p.suffix == ".py"]
+    modules = {{".".join(p[:-1] if p[-1] == "__init__" else p) for p in files}}
+    if not modules:  # no RECORD: the top-level names it declares, or its own name
+        modules = (dist.read_text("top_level.txt") or name.replace("-", "_")).split()
+    loaded = sorted(m for m in modules if m in sys.modules)
     if not loaded:
         return None
     with warnings.catch_warnings():  # some packages deprecate `__version__`
@@ -55,40 +61,33 @@ def _nbsetup_imported(name):
         version = getattr(sys.modules[loaded[0]], "__version__", None)
     return version if isinstance(version, str) else dist.version
 
-def _nbsetup_satisfies(version, spec):
+
+def _nbsetup_check(before):
+    """Print a line for each pinned package that needs a restart or misses its pin."""
+    importlib.invalidate_caches()
     try:
         from packaging.specifiers import SpecifierSet
-    except ImportError:  # without packaging, only exact pins are checked
-        exact = spec.startswith("==") and not any(c in spec for c in ",*")
-        return not exact or spec.lstrip("=") == version
-    return SpecifierSet(spec).contains(version, prereleases=True)
-
-def _nbsetup_problems(before):
-    """One line per pinned package that needs a restart or does not satisfy its pin."""
-    importlib.invalidate_caches()
-    problems = []
+    except ImportError:  # ipykernel requires packaging; without it, pins go unchecked
+        SpecifierSet = None
     for name, spec in _nbsetup_pins.items():
         try:
             version = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            problems.append(f"{{name}}: not installed")
+            print(f"{{name}}: not installed")
             continue
         if before[name] not in (None, version):
-            problems.append(
+            print(
                 f"{{name}} {{before[name]}} was already imported; restart the runtime"
                 " (Runtime → Restart session in Colab, Kernel → Restart in Jupyter)"
                 f" to use {{version}}"
             )
-        if spec and not _nbsetup_satisfies(version, spec):
-            problems.append(f"{{name}}: installed {{version}} does not satisfy {{spec}}")
-    return problems
+        if SpecifierSet and not SpecifierSet(spec).contains(version, prereleases=True):
+            print(f"{{name}}: installed {{version}} does not satisfy {{spec}}")
+
 
 _nbsetup_before = {{name: _nbsetup_imported(name) for name in _nbsetup_pins}}'''
 
-_AFTER_BODY = (
-    "for _nbsetup_problem in _nbsetup_problems(_nbsetup_before):",
-    "    print(_nbsetup_problem)",
-)
+_AFTER_BODY = ("_nbsetup_check(_nbsetup_before)",)
 
 
 def guarded(lines: Sequence[InstallLine]) -> tuple[tuple[str, str], ...]:
@@ -116,7 +115,7 @@ def before_block(pins: Sequence[tuple[str, str]]) -> list[str]:
     """The block that runs before the installs: the checks, and what is imported already."""
     data = "{\n" + "".join(f"    {json.dumps(n)}: {json.dumps(s)},\n" for n, s in pins) + "}"
     body = _BEFORE_BODY.replace(_PINS, data, 1).split("\n")
-    return block(BEFORE, "before installing, note which pinned packages are imported", body)
+    return block(BEFORE, "note which pinned packages this kernel imported", body)
 
 
 def after_block() -> list[str]:

@@ -63,9 +63,10 @@ def _env_lines(notebook, installer, pip="%pip"):
             "auto",
             "%pip",
             [
-                "# nbsetup: begin installer: %pip if the kernel has pip, else %uv pip "
-                "(uv-made environments lack pip)",
+                "# nbsetup: begin installer: pip if the kernel has it, else uv pip "
+                "(uv venvs lack pip)",
                 "import importlib.util",
+                "",
                 'if importlib.util.find_spec("pip"):',
                 "    %pip install --index-url https://example.org/simple numpy==1.26.4",
                 "else:",
@@ -105,7 +106,7 @@ def test_switching_the_installer_rewrites_the_environment_cell(before, after):
 def test_auto_keeps_apt_and_conda_lines_as_written_in_both_branches():
     notebook = _nb("!apt-get install -y ffmpeg\n!conda install -y gdal\n!pip install numpy")
     lines, _ = _env_lines(notebook, "auto")
-    assert lines[3:] == [
+    assert lines[4:] == [
         "    !apt-get install -y ffmpeg",
         "    !conda install -y gdal",
         "    !pip install numpy==1.26.4",
@@ -193,3 +194,33 @@ def test_a_line_written_anew_for_the_installer_keeps_its_comment(installer):
     safety.verify(notebook, result.notebook, result.origins)
     again = transform.hoist(result.notebook, PINS, _config(installer))
     assert again.notebook == result.notebook
+
+
+def test_auto_indents_every_line_of_a_continued_install():
+    notebook = _nb("!pip install -qU \\\n  numpy \\\n  pandas")
+    lines, first = _env_lines(notebook, "auto")
+    assert lines[3:8] == [
+        'if importlib.util.find_spec("pip"):',
+        "    !pip install -qU \\",
+        "      numpy==1.26.4 \\",
+        "      pandas",
+        "else:",
+    ]
+    assert envcell.document("\n".join(lines)) == [
+        "!pip install -qU \\",
+        "  numpy==1.26.4 \\",
+        "  pandas",
+    ]
+    assert transform.hoist(first.notebook, PINS, _config("auto")).notebook is first.notebook
+
+
+def test_auto_keeps_the_blank_lines_of_the_document():
+    """A blank line in the branches is the document's: black and ruff put one after an import."""
+    _, first = _env_lines(NOTEBOOK, "auto")
+    cells = first.notebook["cells"]
+    own = "    import os\n\n    os.getcwd()\n"  # the user's lines, as the formatters write them
+    text = cell_text(cells[0]).replace("else:", f"{own}else:")
+    text = text.replace("# nbsetup: end installer", f"{own}# nbsetup: end installer")
+    cells[0] = {**cells[0], "source": text}
+    assert envcell.document(text)[-3:] == ["import os", "", "os.getcwd()"]
+    assert transform.hoist(first.notebook, PINS, _config("auto")).notebook is first.notebook

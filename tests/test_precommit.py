@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -199,3 +200,116 @@ def test_hooks_fix_then_pass(tmp_path: Path, env: dict[str, str]):
     environment = next(c for c in cells if "nbsetup" in c["metadata"])
     assert environment["metadata"]["nbsetup"] == {"role": "environment", "guard": True}
     assert "# nbsetup: begin guard-before" in "".join(environment["source"])
+
+
+# Formatted by neither tool: single quotes, no spaces around `=`; and a Colab title comment that
+# moves into the environment cell with its install (both formatters write it `# @title`).
+UNFORMATTED = _notebook(
+    _cell("code", ["#@title Setup\n", "!pip install -q seaborn"]),
+    _cell(
+        "code", ["import pandas as pd\n", "df=pd.DataFrame({'a':[1,2]})\n", "!pip install pandas"]
+    ),
+    _cell("code", ["import seaborn as sns\n", "sns.histplot(data=df,x='a')"]),
+)
+
+
+def _local_hooks(*fix_flags: str) -> str:
+    """A `.pre-commit-config.yaml`: nbsetup-fix, ruff-format and black-jupyter, in that order.
+
+    Each is a `repo: local` hook (`language: system`) running this environment's nbsetup, ruff
+    and black with the entry and file types of the published hook (`.pre-commit-hooks.yaml`,
+    ruff-pre-commit's `ruff-format`, black's `black-jupyter`): nothing is fetched.
+    """
+    python = shlex.quote(sys.executable)
+    hooks = [
+        ("nbsetup-fix", " ".join([python, "-m", "nbsetup", "fix", *fix_flags]), "[jupyter]"),
+        ("ruff-format", f"{python} -m ruff format --force-exclude", "[python, pyi, jupyter]"),
+        ("black-jupyter", f"{python} -m black", "[python, pyi, jupyter]"),
+    ]
+    lines = ["repos:", "-   repo: local", "    hooks:"]
+    for hook_id, entry, types in hooks:
+        lines += [
+            f"    -   id: {hook_id}",
+            f"        name: {hook_id}",
+            f"        entry: {json.dumps(entry)}",
+            "        language: system",
+            f"        types_or: {types}",
+            "        require_serial: true",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _run_hooks(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", "run", "--all-files"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow  # three pre-commit runs of three hooks, about 5 s
+@pytest.mark.parametrize(
+    "flags",
+    [
+        pytest.param((), id="plain"),
+        pytest.param(("--guard", "--installer", "auto"), id="guard-auto"),
+    ],
+)
+def test_fix_and_formatter_hooks_settle(tmp_path: Path, env: dict[str, str], flags):
+    env = {
+        **env,
+        # The formatters' user settings and caches stay out: their defaults are what is tested.
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "BLACK_CACHE_DIR": str(tmp_path / "black-cache"),
+        "RUFF_CACHE_DIR": str(tmp_path / "ruff-cache"),
+    }
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "requirements.txt").write_text(REQUIREMENTS)
+    (project / ".pre-commit-config.yaml").write_text(_local_hooks(*flags))
+    notebooks = {
+        project / "notebooks" / "sales.ipynb": SCATTERED,
+        project / "notebooks" / "tidy.ipynb": TIDY,
+        project / "notebooks" / "unformatted.ipynb": UNFORMATTED,
+        project / "plain.ipynb": PLAIN,
+    }
+    for path, text in notebooks.items():
+        path.write_text(text, encoding="utf-8")
+    _git(project, env, "init", "-q")
+    _git(project, env, "add", "-A")
+    _git(project, env, "commit", "-q", "-m", "notebooks")
+
+    runs, contents = [], []
+    for _ in range(3):
+        runs.append(_run_hooks(project, env))
+        contents.append({path: path.read_bytes() for path in notebooks})
+        _git(project, env, "add", "-A")  # as a user stages the hooks' changes and commits again
+    first, second, third = runs
+    output = "\n---\n".join(run.stdout + run.stderr for run in runs)
+
+    # The first run rewrites: nbsetup hoists, ruff formats the user's cells, and black finds
+    # nothing left to do (both write the same).
+    assert first.returncode == 1, output
+    for hook, verdict in (("nbsetup-fix", "Failed"), ("ruff-format", "Failed")):
+        assert re.search(rf"^{hook}\.+{verdict}$", first.stdout, re.MULTILINE), output
+    assert re.search(r"^black-jupyter\.+Passed$", first.stdout, re.MULTILINE), output
+    # The second finds nothing to change, and so does the third: the commits settle.
+    for run in (second, third):
+        assert run.returncode == 0, output
+        for hook in ("nbsetup-fix", "ruff-format", "black-jupyter"):
+            assert re.search(rf"^{hook}\.+Passed$", run.stdout, re.MULTILINE), output
+    assert contents[2] == contents[1] == contents[0]
+
+    notebook = json.loads(contents[0][project / "notebooks" / "unformatted.ipynb"])
+    environment = [cell for cell in notebook["cells"] if "nbsetup" in cell["metadata"]]
+    assert len(environment) == 1
+    source = "".join(environment[0]["source"])
+    assert "# @title Setup" in map(str.strip, source.splitlines())  # as ruff formats it
+    assert "!pip install -q seaborn==0.13.2" in source
+    assert ("# nbsetup: begin guard-before" in source) == ("--guard" in flags)
+    assert ("# nbsetup: begin installer" in source) == ("auto" in flags)
+    assert 'df = pd.DataFrame({"a": [1, 2]})' in "".join(notebook["cells"][1]["source"])
