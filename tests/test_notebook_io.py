@@ -51,6 +51,16 @@ def _with_source(notebook, index, source):
     return {**notebook, "cells": cells}
 
 
+def _with_code_cell(data):
+    """The document and the index of its first code cell (the test is skipped without one)."""
+    document = notebook_io.loads(data)
+    cells = document.notebook["cells"]
+    index = next((i for i, cell in enumerate(cells) if cell["cell_type"] == "code"), None)
+    if index is None:
+        pytest.skip("no code cell")
+    return document, index
+
+
 # -- round trip over the real corpus ---------------------------------------------------------
 
 
@@ -64,11 +74,8 @@ def test_corpus_round_trip_is_byte_identical(path):
 @pytest.mark.parametrize("path", CORPUS_NOTEBOOKS, ids=[p.name for p in CORPUS_NOTEBOOKS] or None)
 def test_corpus_one_changed_cell_changes_only_its_lines(path):
     data = path.read_bytes()
-    document = notebook_io.loads(data)
+    document, index = _with_code_cell(data)
     cells = document.notebook["cells"]
-    index = next((i for i, cell in enumerate(cells) if cell["cell_type"] == "code"), None)
-    if index is None:
-        pytest.skip("no code cell")
     source = cells[index]["source"]
     new_source = [*source, "\nnew = 'línea'"] if isinstance(source, list) else source + "\nx = 1"
     new = _with_source(document.notebook, index, new_source)
@@ -503,12 +510,8 @@ def test_ascii_file_keeps_its_bytes_not_a_second_text():
 def test_corpus_reread_is_json_loads(path, monkeypatch):
     """Reusing unchanged cells when parsing the output back gives what `json.loads` gives."""
     monkeypatch.setattr(notebook_io, "REREAD_WHOLE_BELOW", 0)
-    data = path.read_bytes()
-    document = notebook_io.loads(data)
+    document, index = _with_code_cell(path.read_bytes())
     cells = document.notebook["cells"]
-    index = next((i for i, cell in enumerate(cells) if cell["cell_type"] == "code"), None)
-    if index is None:
-        pytest.skip("no code cell")
     new = _with_source(document.notebook, index, "x = 1")
     new["cells"].insert(0, _code("!pip install numpy"))
     del new["cells"][-1]

@@ -116,8 +116,15 @@ def _try_repo(
     project: Path, hook_repo: Path, env: dict[str, str], *hook: str
 ) -> subprocess.CompletedProcess[str]:
     """`pre-commit try-repo HOOK_REPO [HOOK] --all-files`; each run installs the hook anew."""
+    return _pre_commit(project, env, "try-repo", str(hook_repo), *hook, "--all-files")
+
+
+def _pre_commit(
+    project: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """The real pre-commit, run in `project`."""
     return subprocess.run(
-        [sys.executable, "-m", "pre_commit", "try-repo", str(hook_repo), *hook, "--all-files"],
+        [sys.executable, "-m", "pre_commit", *args],
         cwd=project,
         capture_output=True,
         text=True,
@@ -240,15 +247,7 @@ def _local_hooks(*fix_flags: str) -> str:
 
 
 def _run_hooks(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pre_commit", "run", "--all-files"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=600,
-    )
+    return _pre_commit(project, env, "run", "--all-files")
 
 
 @pytest.mark.slow  # three pre-commit runs of three hooks, about 5 s
