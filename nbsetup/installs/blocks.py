@@ -19,6 +19,7 @@ blocks move: every name a block reads must come from a definition that moves wit
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import warnings
 from collections.abc import Iterator, Mapping
@@ -114,6 +115,19 @@ def may_hold_block(source: str) -> bool:
     return _HINT.search(source) is not None
 
 
+#: A top-level `if`/`try` line, and an indented IPython escape (`!`, `%`): together, what a
+#: block that may move holds (its branches' installs are escape lines).
+_BLOCK_START = re.compile(r"^(?:if\b|try\s*:)", re.MULTILINE)
+_INDENTED_ESCAPE = re.compile(r"^[ \t]+[!%]", re.MULTILINE)
+
+
+def may_hold_install_block(source: str) -> bool:
+    """False when a cell cannot hold a block of installs: no top-level `if`/`try`, or no
+    indented `!`/`%` line. A notebook none of whose cells may hold one needs no definitions
+    tracked (`cells`): nothing could move with them."""
+    return _INDENTED_ESCAPE.search(source) is not None and _BLOCK_START.search(source) is not None
+
+
 def find_statements(source: str, scan: CellScan) -> tuple[Found, ...]:
     """The candidate blocks and definitions at the top level of a cell, in line order.
 
@@ -161,8 +175,11 @@ def assignments(source: str) -> dict[str, list[int]]:
     return names
 
 
+@functools.lru_cache(maxsize=64)
 def _parse(source: str) -> ast.Module | None:
-    """The cell's masked Python, parsed; None when it does not parse."""
+    """The cell's masked Python, parsed; None when it does not parse (kept for a few cells:
+    `find_statements` and `assignments` read the same cell, and the safety net scans the
+    rewrite's unchanged cells again). The tree is only read, never changed."""
     with warnings.catch_warnings():
         # `"\d"` in a cell is the user's business, not a warning of ours.
         warnings.simplefilter("ignore")

@@ -109,6 +109,8 @@ class _State:
     #: either, a test of the runtime no longer reads the environment the kernel started with.
     environ_change: str | None = None
     path_change: str | None = None
+    #: Whether the notebook may hold a block of installs (`blocks.may_hold_install_block`).
+    blocks: bool = False
     #: The definitions a block may read, by name: the last statement that bound it (`blocks`).
     definitions: dict[str, _Definition] = field(default_factory=dict)
     #: Definition sites already moved with an earlier block, as (cell, line).
@@ -600,7 +602,8 @@ def _python_cell(
             # File the call under the statement it starts in, even mid-statement.
             owner = max((start for start in starts if start <= call.start), default=call.start)
             calls.setdefault(owner, []).append(call)
-    statements = blocks.find_statements(source, scan) if blocks.may_hold_block(source) else ()
+    look = state.blocks and blocks.may_hold_block(source)
+    statements = blocks.find_statements(source, scan) if look else ()
     at = {found.start: found for found in statements}
     known = [name for name in state.definitions if name in source]
     stores = blocks.assignments(source) if statements or known else {}
@@ -969,13 +972,15 @@ def find_installs(
 def _find_installs(
     sources: tuple[str | None, ...], opted_out: tuple[tuple[int, str], ...]
 ) -> tuple[InstallSite, ...]:
-    state = _State()
+    # Blocks, and the definitions they read, are looked for only in a notebook that may hold
+    # one: elsewhere parsing every cell for its assignments would find nothing to move.
+    state = _State(blocks=any(s and blocks.may_hold_install_block(s) for s in sources))
     sites: list[InstallSite] = []
     reasons = dict(opted_out)
     for cell, source in enumerate(sources):
         if not source:
             continue
-        if not _relevant(source) and not blocks.may_hold_block(source):
+        if not _relevant(source) and not (state.blocks and blocks.may_hold_block(source)):
             if any(name in source for name in state.definitions):
                 _forget_reassigned(cell, (), blocks.assignments(source), state)
             state.seen.append(source)
