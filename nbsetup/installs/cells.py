@@ -605,7 +605,7 @@ def _python_cell(
     look = state.blocks and blocks.may_hold_block(source)
     statements = blocks.find_statements(source, scan) if look else ()
     at = {found.start: found for found in statements}
-    known = [name for name in state.definitions if name in source]
+    known = _named(state, source)
     stores = blocks.assignments(source) if statements or known else {}
     sites: list[InstallSite] = []
     block: blocks.Found | None = None
@@ -663,6 +663,17 @@ def _define(cell: int, lines: Sequence[str], found: blocks.Found, state: _State)
         ):
             continue  # `import os, re` binds the same `os` again: the earlier import still does
         state.definitions[name] = _Definition(found, site, reason)
+
+
+def _named(state: _State, source: str) -> list[str]:
+    """The definitions whose names the cell holds as words (so may bind again): `os` in
+    `position` is not `os`, and parsing a cell for its bindings costs more than this test."""
+    return [name for name in state.definitions if name in source and _word(name).search(source)]
+
+
+@functools.lru_cache(maxsize=256)
+def _word(name: str) -> re.Pattern[str]:
+    return re.compile(rf"\b{re.escape(name)}\b")
 
 
 def _forget_reassigned(
@@ -981,7 +992,7 @@ def _find_installs(
         if not source:
             continue
         if not _relevant(source) and not (state.blocks and blocks.may_hold_block(source)):
-            if any(name in source for name in state.definitions):
+            if _named(state, source):
                 _forget_reassigned(cell, (), blocks.assignments(source), state)
             state.seen.append(source)
             continue
