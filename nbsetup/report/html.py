@@ -43,6 +43,8 @@ CONTEXT_LINES = 3
 _LEFT_PREFIX = "install not moved: "
 #: A variable's name or a cell's position makes each reason unique; the chart groups by kind.
 _REASON_DETAILS = (
+    # Why a block stays names its lines and names: the filter is the kind of block.
+    (re.compile(r"^(inside (?:an if|a try) block) \(.*\)$"), r"\1"),
     (re.compile(r"\bthe (shell|Python) variable \S+"), r"a \1 variable"),
     (re.compile(r",? at cell \d+(, line \d+)?"), ""),
 )
