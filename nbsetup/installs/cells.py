@@ -613,7 +613,7 @@ def _python_cell(
     opt_out = (floor, scan.string_lines, choice)
     for logical in scan.logical_lines:
         if block is not None and logical.start >= block.end:
-            sites += _end_block(cell, lines, block, inner, state, stores, opt_out)
+            sites += _close_block(cell, lines, block, inner, state, stores, opt_out)
             block, inner = None, []
         found = at.get(logical.start)
         if found is not None and found.kind == "block":
@@ -637,7 +637,7 @@ def _python_cell(
             sites.append(site)
             _note_barrier(site, state)
     if block is not None:
-        sites += _end_block(cell, lines, block, inner, state, stores, opt_out)
+        sites += _close_block(cell, lines, block, inner, state, stores, opt_out)
     _forget_reassigned(cell, statements, stores, state)
     return sites
 
@@ -713,7 +713,7 @@ def _modules_problem(found: blocks.Found, state: _State, lines: Sequence[str]) -
     return None
 
 
-def _end_block(
+def _close_block(
     cell: int,
     lines: Sequence[str],
     block: blocks.Found,
@@ -722,29 +722,16 @@ def _end_block(
     stores: dict[str, list[int]],
     opt_out: tuple[int, frozenset[int], str | None],
 ) -> list[InstallSite]:
-    """The sites of a candidate block (`_close_block`), unless the user keeps it where it is:
-    its cell opts out, or a `# nbsetup: skip` is on one of its lines or in the comment block
-    above it. Then each of its installs stays, with that reason, as a barrier."""
-    floor, in_strings, choice = opt_out
-    reason = choice or optouts.line_reason(lines, block.start, block.end, floor, in_strings)
-    if reason is None:
-        return _close_block(cell, lines, block, inner, state, stores)
-    kept = [optouts.keep(site, reason) for site in inner]
-    for site in kept:
-        _note_barrier(site, state)
-    return kept
-
-
-def _close_block(
-    cell: int,
-    lines: Sequence[str],
-    block: blocks.Found,
-    inner: Sequence[InstallSite],
-    state: _State,
-    stores: dict[str, list[int]],
-) -> list[InstallSite]:
     """The sites of a candidate block: one that moves whole, with its definitions, or its
-    install lines left in place (each a barrier), with why."""
+    install lines left in place (each a barrier), with why.
+
+    The user keeps a block where it is (`opt_out`: the cell's floor, its string lines, and
+    why the cell opts out) when the cell opts out or a `# nbsetup: skip` is on one of its
+    lines or in the comment block above it: each install stays with that reason."""
+    floor, in_strings, choice = opt_out
+    chosen = choice or optouts.line_reason(lines, block.start, block.end, floor, in_strings)
+    if chosen is not None:
+        return _keep_all([optouts.keep(site, chosen) for site in inner], state)
     needed: list[InstallSite] = []
     reason = block.reason or _inner_problem(block, inner)
     if reason is None:
@@ -762,12 +749,21 @@ def _close_block(
         state.emitted |= {(d.cell, d.start) for d in fresh}
         return [*fresh, site]
     where = f"inside {block.what} ({reason})"
-    kept = []
-    for site in inner:
-        # Where the line sits explains more than what it says, as for any indented install.
-        commands = tuple(replace(c, movable=False, reason=where) for c in site.commands)
-        site = replace(site, commands=commands, replacement=None)
-        kept.append(site)
+    # Where the line sits explains more than what it says, as for any indented install.
+    kept = [
+        replace(
+            site,
+            commands=tuple(replace(c, movable=False, reason=where) for c in site.commands),
+            replacement=None,
+        )
+        for site in inner
+    ]
+    return _keep_all(kept, state)
+
+
+def _keep_all(kept: list[InstallSite], state: _State) -> list[InstallSite]:
+    """A block's install sites left in place: each is a barrier for what follows."""
+    for site in kept:
         _note_barrier(site, state)
     return kept
 
