@@ -15,6 +15,7 @@ from nbsetup.errors import UnsafeChange
 from nbsetup.installs import blocks, find_installs
 from nbsetup.magics import scan_cell
 from nbsetup.notebook_io import cell_text
+from tests import builders
 
 
 def _sites(*cells: str) -> list[str]:
@@ -30,21 +31,7 @@ def _sites(*cells: str) -> list[str]:
 
 
 def _nb(*cells: str) -> dict:
-    return {
-        "cells": [
-            {
-                "cell_type": "code",
-                "execution_count": None,
-                "metadata": {},
-                "outputs": [],
-                "source": c,
-            }
-            for c in cells
-        ],
-        "metadata": {"language_info": {"name": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 4,
-    }
+    return builders.notebook(*cells)
 
 
 MOVES = [
