@@ -66,11 +66,8 @@ def read_regular(path: Path, limit: int) -> bytes:
     its own) and again on the open descriptor, which is opened non-blocking so that a FIFO
     swapped in meanwhile cannot block. A file above `limit` raises `FileTooLarge`.
     """
-    _check_regular(os.stat(path).st_mode)
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    descriptor, status = _open_regular(path)
     try:
-        status = os.fstat(descriptor)
-        _check_regular(status.st_mode)
         if status.st_size > limit:
             raise FileTooLarge(status.st_size, limit)
         pieces = []
@@ -90,6 +87,23 @@ def read_regular(path: Path, limit: int) -> bytes:
     if total > limit:
         raise FileTooLarge(total, limit)
     return b"".join(pieces)
+
+
+def _open_regular(path: Path) -> tuple[int, os.stat_result]:
+    """A read-only descriptor of a regular file and its status; `OSError` for anything else.
+
+    The type is looked at before the open (opening a device can have effects of its own) and
+    again on the descriptor, opened non-blocking so that a FIFO swapped in cannot block.
+    """
+    _check_regular(os.stat(path).st_mode)
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        status = os.fstat(descriptor)
+        _check_regular(status.st_mode)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor, status
 
 
 def _check_regular(mode: int) -> None:
@@ -186,16 +200,13 @@ def _replace(
 
 def _holds(target: Path, expected: bytes) -> bool:
     """Whether `target` is a regular file holding exactly `expected`, compared piece by piece
-    (a big notebook is not read into memory a second time beside its rewrite). It is opened
-    as `read_regular` opens files: a FIFO swapped in cannot block."""
+    (a big notebook is not read into memory a second time beside its rewrite)."""
     try:
-        _check_regular(os.stat(target).st_mode)
-        descriptor = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        descriptor, status = _open_regular(target)
     except OSError:
         return False  # replaced by a directory, gone, unreadable: changed all the same
     try:
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode) or status.st_size != len(expected):
+        if status.st_size != len(expected):
             return False
         view = memoryview(expected)
         position = 0
