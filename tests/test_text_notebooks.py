@@ -6,6 +6,7 @@ with `nbsetup fix` on the folder, and every file compared with the expected fold
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ from nbsetup import textnb, transform
 from nbsetup.cli import main
 from nbsetup.discovery import discover
 from nbsetup.notebook_io import cell_text
-from nbsetup.textnb import MissingExtra, TextNotebookError
+from nbsetup.textnb import MissingExtra, TextNotebookError, files
 
 from .conftest import CORPUS_NOTEBOOKS
 
@@ -177,6 +178,39 @@ def test_pair_out_of_sync_is_refused_naming_the_pair(tmp_path: Path) -> None:
     assert "but their cells differ; run `jupytext --sync" in stderr
     assert "(pair: pair.ipynb, pair.py)" in stderr
     assert _files(root) == before
+
+
+@pytest.mark.parametrize("formats", ["ipynb,py:percent", "py:light,ipynb", ".ipynb,.md:myst"])
+def test_a_pairing_whose_twin_is_missing_is_fixed_without_jupytext(
+    tmp_path: Path, formats: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The member list of plain entries is read without jupytext; the file is written as
+    jupytext's path rules would have it (no twin on disk: the notebook alone, held cells)."""
+    root, other = _project(tmp_path, "paired"), _project(tmp_path / "other", "paired")
+    for folder in (root, other):
+        (folder / "pair.py").unlink()
+        notebook = folder / "pair.ipynb"
+        data = notebook.read_text().replace('"ipynb,py:percent"', json.dumps(formats))
+        assert formats in data
+        notebook.write_text(data)
+    notebook, expected = root / "pair.ipynb", other / "pair.ipynb"
+    monkeypatch.setattr(files, "_stands_alone", lambda path, formats: False)
+    assert _fix(expected)[0] == 0
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "jupytext", None)  # importing it would now fail
+    code, stderr = _fix(notebook)
+    assert code == 0, stderr
+    assert notebook.read_bytes() == expected.read_bytes() != data.encode()
+    assert not (root / "pair.py").exists()
+
+
+@pytest.mark.parametrize("formats", ["ipynb,auto:percent", "ipynb,.pct.py:percent", "a//ipynb,py"])
+def test_other_pairings_are_read_with_jupytext(tmp_path: Path, formats: str) -> None:
+    assert not files._stands_alone(tmp_path / "nb.ipynb", formats)
+    assert files._stands_alone(tmp_path / "nb.ipynb", "ipynb,py:percent")
+    (tmp_path / "nb.py").touch()
+    assert not files._stands_alone(tmp_path / "nb.ipynb", "ipynb,py:percent")
+    assert not files._stands_alone(tmp_path / "nb.ipynb", "md,py:percent")
 
 
 def test_without_jupytext_the_error_names_the_extra(

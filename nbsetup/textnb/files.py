@@ -134,6 +134,10 @@ def pair_writes(
     if not isinstance(formats, str) or "," not in formats:
         new_data = codec_.dumps(document, notebook, origins)
         return [(path, new_data)] if new_data != data else []
+    if _stands_alone(path, formats):
+        held = codec.held(notebook, document.notebook, origins)
+        new_data = codec_.dumps(document, held, origins)
+        return [(path, new_data)] if new_data != data else []
     jupytext_module()  # a pair is found with jupytext's own path rules
     from jupytext.paired_paths import InconsistentPath, paired_paths
 
@@ -172,6 +176,31 @@ def pair_writes(
         writes.append((member, old, twin_codec.dumps(twin, twin_notebook, twin_origins)))
     changed = [(member, new) for member, old, new in writes if new != old]
     return sorted(changed, key=lambda write: text_extension(write[0].name) is not None)
+
+
+#: A pairing entry that names only an extension (`ipynb`, `py:percent`, `.md:myst`): its member
+#: is the file of the same name in the same directory. Any other (a prefix, a suffix such as
+#: `.pct.py`, a directory, `auto:percent`) is left to jupytext's path rules.
+_PLAIN_ENTRY = re.compile(r"\.?(\w+)(?::[\w-]+)?")
+
+
+def _stands_alone(path: Path, formats: str) -> bool:
+    """True when `formats` pairs `path` only with same-name files that do not exist.
+
+    Such a notebook is written as a pair with no other member would be, without importing
+    jupytext (a third of a second) to find the members. Anything this does not read for sure
+    (another entry shape, `path`'s own extension not among the entries) goes to jupytext,
+    which also raises for an inconsistent pairing.
+    """
+    extensions = []
+    for entry in formats.split(","):
+        plain = _PLAIN_ENTRY.fullmatch(entry)
+        if plain is None or plain.group(1) == "auto":
+            return False
+        extensions.append("." + plain.group(1))
+    if path.suffix not in extensions:
+        return False
+    return not any(path.with_suffix(ext).exists() for ext in extensions if ext != path.suffix)
 
 
 def _own_format(path: Path, document: Any) -> dict[str, str]:
