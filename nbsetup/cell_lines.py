@@ -35,6 +35,12 @@ class PythonLines:
             self._cell_starts.append(offset)
             offset += len(line)
         self._length = len(text)
+        self._text = text
+
+    def text(self, first: int, last: int) -> str:
+        """Python's lines `first` to `last` (1-based, inclusive), with their line breaks."""
+        stop = self._python_starts[last] if last < len(self._python_starts) else self._length
+        return self._text[self._python_starts[first - 1] : stop]
 
     def start(self, python_line: int) -> int:
         """The cell line that Python's line `python_line` (1-based) starts in."""

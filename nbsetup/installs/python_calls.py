@@ -3,10 +3,15 @@
 This is the one module that needs libcst, which takes about a third of a second to import: longer
 than nbsetup takes on a typical notebook. `cells.find_calls` imports it on first use, once a
 cell looks like it holds such a call, so runs over notebooks of `!pip` lines never pay for it.
+`ast` (in the interpreter already) first finds the top-level statements that call one of the
+functions by name; libcst reads those statements only, and no other cell or statement.
 """
 
 from __future__ import annotations
 
+import ast
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import libcst as cst
@@ -133,10 +138,12 @@ class _CallFinder(cst.CSTVisitor):
 
     METADATA_DEPENDENCIES = (PositionProvider,)
 
-    def __init__(self, lines: PythonLines) -> None:
+    def __init__(self, lines: PythonLines, first: int = 1) -> None:
         super().__init__()
-        #: libcst counts Python's lines; sites are in cell lines.
+        #: libcst counts Python's lines (of a module starting at the cell's Python line
+        #: `first`); sites are in cell lines.
         self.lines = lines
+        self.offset = first - 1
         # The path from the module to the node being visited; cheaper than ParentNodeProvider.
         self.path: list[cst.CSTNode] = []
         self.blocks: list[str] = []
@@ -170,7 +177,8 @@ class _CallFinder(cst.CSTVisitor):
         elif isinstance(statement, cst.SimpleStatementLine) and len(statement.body) > 1:
             reason = "shares its line with other statements"
         span = self.get_metadata(PositionProvider, statement if statement is not None else node)
-        start, end = self.lines.start(span.start.line), self.lines.end(span.end.line)
+        start = self.lines.start(span.start.line + self.offset)
+        end = self.lines.end(span.end.line + self.offset)
         self.calls.append(PythonCall(start, end, form, argv, shell, python_fields, reason))
 
     def _command(
@@ -215,17 +223,87 @@ def find_calls(source: str) -> tuple[PythonCall, ...]:
     """Calls in a cell that run a command, with their statement's line span.
 
     Parses the cell as is, else with its IPython lines masked; a cell that still does not
-    parse has no calls we can be sure of, so none are returned.
+    parse has no calls we can be sure of, so none are returned. Only the top-level statements
+    that `ast` finds a call of one of the functions in go through libcst; when `ast` cannot
+    parse what libcst would (another grammar version), or libcst not a statement `ast` could,
+    the whole cell goes through libcst as before.
     """
+    parsed = source
+    tree = _ast_module(parsed)
+    if tree is None:
+        parsed = mask_cell(source)  # the same cell lines, IPython's replaced
+        tree = _ast_module(parsed)
+    if tree is None:
+        return _whole_cell(source)
+    lines = PythonLines(parsed)
+    calls: list[PythonCall] = []
+    for first, last in _candidate_lines(tree):
+        try:
+            module = cst.parse_module(lines.text(first, last))
+        except cst.ParserSyntaxError:
+            return _whole_cell(source)
+        calls += _visit(module, lines, first)
+    return tuple(calls)
+
+
+def _whole_cell(source: str) -> tuple[PythonCall, ...]:
+    """`find_calls` with libcst alone, over the whole cell."""
     parsed = source
     try:
         module = cst.parse_module(parsed)
     except cst.ParserSyntaxError:
-        parsed = mask_cell(source)  # the same cell lines, IPython's replaced
+        parsed = mask_cell(source)
         try:
             module = cst.parse_module(parsed)
         except cst.ParserSyntaxError:
             return ()
-    finder = _CallFinder(PythonLines(parsed))
+    return _visit(module, PythonLines(parsed), 1)
+
+
+def _visit(module: cst.Module, lines: PythonLines, first: int) -> tuple[PythonCall, ...]:
+    finder = _CallFinder(lines, first)
     MetadataWrapper(module, unsafe_skip_copy=True).visit(finder)
     return tuple(finder.calls)
+
+
+def _ast_module(text: str) -> ast.Module | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # `"\d"` in a cell is the user's business
+        try:
+            return ast.parse(text)
+        except (SyntaxError, ValueError):
+            return None
+
+
+def _candidate_lines(tree: ast.Module) -> Iterator[tuple[int, int]]:
+    """The Python lines (first, last; 1-based) of each run of top-level statements that calls
+    one of `_COMMAND_CALLS`, statements sharing a line kept together (`a; os.system(...)`)."""
+    runs: list[list[int]] = []  # [first, last, holds a call]
+    for statement in tree.body:
+        decorators = getattr(statement, "decorator_list", ())
+        first = min([statement.lineno, *(node.lineno for node in decorators)])
+        last = statement.end_lineno or statement.lineno
+        holds = int(any(_is_command_call(node) for node in ast.walk(statement)))
+        if runs and first <= runs[-1][1]:
+            runs[-1][1] = max(runs[-1][1], last)
+            runs[-1][2] |= holds
+        else:
+            runs.append([first, last, holds])
+    return ((first, last) for first, last, holds in runs if holds)
+
+
+def _is_command_call(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and _ast_dotted(node.func) in _COMMAND_CALLS
+
+
+def _ast_dotted(node: ast.expr) -> str | None:
+    """`_dotted` for an `ast` node: the same names for the same shapes."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _ast_dotted(node.value)
+        return None if base is None else f"{base}.{node.attr}"
+    if isinstance(node, ast.Call) and not node.args and not node.keywords:
+        called = _ast_dotted(node.func)
+        return f"{called}()" if called == "get_ipython" else None
+    return None
