@@ -29,7 +29,6 @@ from nbsetup.cli_options import (
 from nbsetup.cli_runs import DASH
 from nbsetup.console import Console
 from nbsetup.lock import cli as lock_cli
-from nbsetup.report import html
 from nbsetup.report.text import format_would_fix, in_cell_order
 
 _log = cli_runs.log
@@ -294,7 +293,7 @@ def report_command(report_file: Path, output: Path) -> None:
     ):
         cli_runs.fail(shown, f"not an nbsetup fix report of schema {report.SCHEMA_VERSION}")
     if str(output) == "-":
-        click.echo(html.render_html(document, root="."))
+        click.echo(cli_runs.render_html(document, "."))
         return
     if not cli_runs.write_report(output, cli_runs.html_page(document, output), Console()):
         sys.exit(2)

@@ -25,11 +25,11 @@ from nbsetup.cli_options import (
     verbose_option,
 )
 from nbsetup.console import Console
-from nbsetup.report.gitlab import check_gitlab
 from nbsetup.report.json_report import statistics_json
-from nbsetup.report.junit import check_junit
-from nbsetup.report.sarif import check_sarif
 from nbsetup.report.text import statistics_lines
+
+# The SARIF, JUnit and GitLab writers (xml.etree, hashlib) are imported by the run that prints
+# one: every `nbsetup` command defines `check`, and start-up is most of a one-file run.
 
 _log = cli_runs.log
 
@@ -139,10 +139,16 @@ def check_command(
     elif shown_format == "json":
         click.echo(report.check_json(results, interrupted=outcome.interrupted))
     elif shown_format == "sarif":
+        from nbsetup.report.sarif import check_sarif
+
         click.echo(check_sarif(results, interrupted=outcome.interrupted))
     elif shown_format == "junit":
+        from nbsetup.report.junit import check_junit
+
         click.echo(check_junit(results))
     elif shown_format == "gitlab":
+        from nbsetup.report.gitlab import check_gitlab
+
         click.echo(check_gitlab(results))
     elif shown_format == "github":
         for line in report.check_annotations(results):

@@ -21,7 +21,6 @@ from nbsetup import batch, discovery, report
 from nbsetup.config import ConfigError
 from nbsetup.console import Console
 from nbsetup.errors import NbsetupError
-from nbsetup.report import html
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar  # what `click.progressbar` returns
@@ -131,7 +130,14 @@ def html_page(document: dict[str, object], page: Path) -> str:
         root = os.path.relpath(Path.cwd(), page.absolute().parent)
     except ValueError:  # on Windows, another drive: no relative way there
         root = Path.cwd().as_posix()
-    return html.render_html(document, root=Path(root).as_posix())
+    return render_html(document, Path(root).as_posix())
+
+
+def render_html(document: dict[str, object], root: str) -> str:
+    """The HTML report page; `report.html` (and its assets) is imported only to write one."""
+    from nbsetup.report import html
+
+    return html.render_html(document, root=root)
 
 
 def one_requirements_option(requirements: Path | None, pins: tuple[Path, ...]) -> Path | None:

@@ -33,7 +33,6 @@ still read; a table may not set both.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import sys
@@ -419,6 +418,8 @@ def _unknown_message(
 ) -> str:
     described = []
     for key in keys:
+        import difflib  # only to suggest a key for a misspelt one
+
         close = difflib.get_close_matches(key.replace("_", "-"), known, n=1)
         described.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
     noun = "key" if len(keys) == 1 else "keys"

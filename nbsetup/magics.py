@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
@@ -173,6 +172,10 @@ def scan_cell(source: str) -> CellScan:
 
 def _token(seed: str, length: int, taken: str) -> str:
     # Deterministic (a hash of the cell), so masking the same cell twice gives the same text.
+    # hashlib is imported here: loading OpenSSL costs start-up a few ms that most runs, which
+    # mask no cell, need not pay.
+    import hashlib
+
     counter = 0
     while True:
         digest = hashlib.sha256(f"{seed}\0{counter}".encode()).hexdigest()

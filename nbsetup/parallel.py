@@ -3,27 +3,30 @@
 `map_files(task, files, settings, jobs)` gives one result per file, in the order of `files`,
 whatever order the workers finish in. A worker that dies fails only the file it died on, and
 Ctrl-C returns what was done. `batch` runs `fix` and `check` through it.
+
+The process pool (`concurrent.futures.process`, multiprocessing, pickle) is imported by the
+runs that start one: a one-file run, as a pre-commit hook makes, spends most of its time
+starting up, and never needs it.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
-import hashlib
 import os
-import pickle
 import signal
 import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from nbsetup import files
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 #: Files sent to a worker at a time, at most: each task costs the parent about half a
 #: millisecond of inter-process work, as much as processing a small notebook.
@@ -152,6 +155,9 @@ def _map_in_pool(
 
     Each worker also records each file's result in `records` as soon as it is done.
     """
+    import concurrent.futures
+    from concurrent.futures.process import BrokenProcessPool
+
     in_flight: dict[concurrent.futures.Future[list[R]], Chunk] = {}
     with concurrent.futures.ProcessPoolExecutor(
         jobs, initializer=_start_worker, initargs=(str(records),)
@@ -204,11 +210,15 @@ def _settle(
 
 
 def _record_path(records: Path, path: Path) -> Path:
+    import hashlib
+
     return records / hashlib.sha256(os.fsencode(path)).hexdigest()
 
 
 def _recorded(records: Path, path: Path) -> Any:
     """The result a worker recorded for `path` before it was stopped, or None."""
+    import pickle
+
     try:
         return pickle.loads(_record_path(records, path).read_bytes())
     except FileNotFoundError:
@@ -237,6 +247,8 @@ def each(process: Callable[[Path, S], R], paths: list[Path], settings: S) -> lis
         with _BUSY, files.signals_held(_HELD):
             result = process(path, settings)
             if _RECORDS is not None:
+                import pickle
+
                 _record_path(_RECORDS, path).write_bytes(pickle.dumps(result))
         results.append(result)
     return results

@@ -1,4 +1,8 @@
-"""libcst is imported only when a cell needs a Python-level parse (it dominates start-up time)."""
+"""What a one-file run imports: start-up is most of its time (a pre-commit hook runs one).
+
+libcst only when a cell needs a Python-level parse; never the process pool, the lock
+machinery, the report writers a run does not print, or jupytext for a notebook alone.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ try:
 except SystemExit as exit:
     code = exit.code
 with open(sys.argv[2], "w") as out:
-    json.dump({"code": code, "libcst": "libcst" in sys.modules}, out)
+    record = {"code": code, "libcst": "libcst" in sys.modules, "modules": sorted(sys.modules)}
+    json.dump(record, out)
 """
 
 
@@ -61,7 +66,30 @@ def _fix(tmp_path: Path, notebook: Path) -> tuple[dict[str, object], str]:
         env={**os.environ, "PYTHONPATH": path},
         timeout=120,
     )
-    return json.loads(record.read_text()), notebook.read_text(encoding="utf-8")
+    record_data = json.loads(record.read_text())
+    _imported[notebook] = set(record_data.pop("modules"))
+    return record_data, notebook.read_text(encoding="utf-8")
+
+
+#: What each notebook's run imported (the record's module list), by notebook.
+_imported: dict[Path, set[str]] = {}
+
+#: Modules a plain `nbsetup fix one.ipynb` has no use for, and what each is for.
+_NOT_AT_START_UP = {
+    "concurrent.futures.process": "the process pool of -j N",
+    "multiprocessing": "the process pool of -j N",
+    "pickle": "the results workers record",
+    "hashlib": "mask tokens, worker records, GitLab fingerprints",
+    "xml.etree.ElementTree": "the JUnit report",
+    "nbsetup.report.html": "the HTML report",
+    "nbsetup.report.sarif": "the SARIF report",
+    "nbsetup.report.gitlab": "the GitLab report",
+    "nbsetup.lock.run": "nbsetup lock",
+    "nbsetup.lock.gather": "nbsetup lock",
+    "difflib": "--diff and config key suggestions",
+    "jupytext": "text notebooks and pairs",
+    "nbformat": "notebooks of an nbformat minor nbsetup has no schema for",
+}
 
 
 @pytest.mark.parametrize(
@@ -92,3 +120,20 @@ def test_libcst_imported_for_a_subprocess_install(tmp_path: Path):
     # Recognised: hoisted into the environment cell, and gone from its own cell.
     assert "%pip install x==1.0" in text
     assert "check_call" not in text
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{}, {"jupytext": {"formats": "ipynb,py:percent"}}],
+    ids=["alone", "pairing-without-twin"],
+)
+def test_a_one_file_fix_imports_only_what_it_uses(tmp_path: Path, metadata: dict) -> None:
+    notebook = _notebook(tmp_path / "nb.ipynb", "import x", "!pip install x")
+    data = json.loads(notebook.read_text())
+    data["metadata"].update(metadata)
+    notebook.write_text(json.dumps(data, indent=1) + "\n")
+    record, text = _fix(tmp_path, notebook)
+    assert record == {"code": 0, "libcst": False}
+    assert "pip install x==1.0" in text
+    imported = {name: why for name, why in _NOT_AT_START_UP.items() if name in _imported[notebook]}
+    assert imported == {}

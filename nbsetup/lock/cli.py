@@ -5,12 +5,18 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from nbsetup import batch, discovery
 from nbsetup.config import ConfigError
-from nbsetup.lock import gather, run
+
+if TYPE_CHECKING:
+    from nbsetup.lock import run
+
+# `lock.gather` and `lock.run` are imported where a lock runs: every `nbsetup` command defines
+# this one, and a `fix` that does not lock need not pay for them at start-up.
 
 _RESOLVERS = ("pip", "uv")
 
@@ -98,6 +104,8 @@ def lock(
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
     if upgrade and upgrade_packages:
         raise click.UsageError("--upgrade and --upgrade-package cannot be combined")
+    from nbsetup.lock import gather, run
+
     settings = run.Settings(
         source="env" if from_env else "uv" if resolver == "uv" else "pip",
         python=python,
@@ -128,6 +136,8 @@ def lock_paths(
     exit_on_change: bool = False,
 ) -> int:
     """Lock, report on stderr (the diff on stdout) and return the exit status; for `fix --lock`."""
+    from nbsetup.lock import run
+
     try:
         notebooks = discovery.discover(paths, settings.exclude)
     except ConfigError as error:
@@ -182,6 +192,8 @@ def lock_before_fix(paths: tuple[Path, ...], fix: batch.Settings) -> int:
     Under `--check`/`--diff` nothing is written and a pin file that would change counts as a
     change (exit status 1).
     """
+    from nbsetup.lock import run
+
     pins = fix.pins or ((fix.requirements,) if fix.requirements is not None else ())
     settings = run.Settings(pins=tuple(pins), exclude=tuple(fix.exclude), text=fix.text)
     dry = fix.check or fix.diff

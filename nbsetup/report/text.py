@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -151,6 +150,8 @@ def render_diff(path: str, old: dict[str, Any], new: dict[str, Any]) -> str:
 
     Each cell is shown as a `# %%` block, as in the percent format of jupytext and VS Code.
     """
+    import difflib  # for `--diff` runs only: start-up is most of a one-file run
+
     return "".join(
         difflib.unified_diff(
             _cells_as_text(old), _cells_as_text(new), f"{path} (original)", f"{path} (fixed)"
