@@ -129,7 +129,7 @@ def process(path: Path, settings: Settings) -> FileResult:
         diff=fixed.diff,
         pin_sources=fixed.origin,
         cells=fixed.cells,
-        config=_config_source(path, settings),
+        config=fixed.config,
         seconds=time.perf_counter() - started,
     )
 
@@ -237,14 +237,6 @@ def _reason(path: Path, error: NbsetupError) -> str:
     if path.suffix.lower() != ".ipynb" and isinstance(error, NOT_JSON):
         return "not a notebook: not an .ipynb file, and its content is not notebook JSON"
     return str(error)
-
-
-def _config_source(path: Path, settings: Settings) -> str | None:
-    try:
-        source = pipeline.project_for(path, settings.overrides).source
-    except NbsetupError:  # pragma: no cover (the pipeline read the same file just before)
-        return None
-    return str(source) if source is not None else None
 
 
 def _internal(error: Exception) -> str:

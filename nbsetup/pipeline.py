@@ -71,6 +71,8 @@ class Fixed:
     cells: tuple[CellChange, ...] = ()
     #: The other members of the notebook's jupytext pair that change with it, and their bytes.
     paired: tuple[tuple[Path, bytes], ...] = ()
+    #: The `[tool.nbsetup]` file the settings came from (`ProjectConfig.source`), if any.
+    config: str | None = None
 
 
 #: How a caller gives the pins: None (the project's or the nearest pin files), pin files by
@@ -217,9 +219,10 @@ def _fix(
     # (decoding) first, then its project's settings, then its pins.
     document = codec.loads(data)
     project = settings()
+    config = None if project.source is None else str(project.source)
     skipped = skip_reason(document.notebook, project)
     if skipped is not None:
-        return Fixed(SKIPPED, data, (Change("skipped", skipped),))
+        return Fixed(SKIPPED, data, (Change("skipped", skipped),), config=config)
     choice = choose(project)
     options = hoist_options(project)
     result = transform.hoist(document.notebook, choice.pins, options)
@@ -245,7 +248,7 @@ def _fix(
         (member, new) for member, new in writes if member is not None and member != path
     )
     if new_data == data and not paired:
-        return Fixed(UNCHANGED, data, result.changes, choice.origin)
+        return Fixed(UNCHANGED, data, result.changes, choice.origin, config=config)
     if codec.text is None:
         # The safety net, on the data parsed back from the bytes about to be written (a text
         # notebook's codec checks its own). Imported here: it loads nbformat's validator,
@@ -263,7 +266,7 @@ def _fix(
     old, new = document.notebook, result.notebook
     shown = render_diff(extras.diff_path, old, new) if extras.diff_path else ""
     changed = changed_cells(old, new, result.origins) if extras.cells else ()
-    return Fixed(CHANGED, new_data, changes, choice.origin, shown, changed, paired)
+    return Fixed(CHANGED, new_data, changes, choice.origin, shown, changed, paired, config)
 
 
 def _rewrite(
