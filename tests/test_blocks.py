@@ -6,7 +6,9 @@ inclusive); a site that stays reads `"2:2 stays: REASON"`.
 
 from __future__ import annotations
 
+import ast
 import copy
+import json
 
 import pytest
 
@@ -16,6 +18,7 @@ from nbsetup.installs import blocks, find_installs
 from nbsetup.magics import scan_cell
 from nbsetup.notebook_io import cell_text
 from tests import builders
+from tests.conftest import CORPUS_NOTEBOOKS
 
 
 def _sites(*cells: str) -> list[str]:
@@ -362,3 +365,52 @@ def test_an_opted_out_block_stays_with_the_users_reason(cells, opted_out):
     (site,) = [site for site in sites if site.commands]
     assert not site.movable
     assert site.commands[0].reason.startswith("opted out")
+
+
+NESTED = """\
+import sys
+!pip install top
+if sys.platform == "linux":
+    !pip install a
+    for x in range(2):
+        while False:
+            %pip install b
+    else:
+        !pip install c
+try:
+    import d
+except ImportError:
+    with open("f") as handle:
+        !pip install d
+    class K:
+        def f(self):
+            !pip install e
+            g = lambda: 1
+else:
+    pass
+finally:
+    !pip install f
+match sys.platform:
+    case "linux":
+        !pip install g
+    case _:
+        pass
+"""
+
+
+def test_the_statement_walk_meets_every_masked_escape_that_ast_walk_does() -> None:
+    """`_statements` skips expressions: it must still meet every bare-name statement (here,
+    and in every code cell of the corpus)."""
+    corpus_cells = [
+        cell_text(cell)
+        for path in CORPUS_NOTEBOOKS
+        for cell in json.loads(path.read_bytes()).get("cells", [])
+        if cell.get("cell_type") == "code"
+    ]
+    for source in [NESTED, *corpus_cells]:
+        tree = blocks._parse(source)
+        if tree is None:
+            continue
+        every = {blocks._token_line(node) for node in ast.walk(tree)}
+        assert {blocks._token_line(node) for node in blocks._statements(tree)} == every
+    assert len({blocks._token_line(n) for n in blocks._statements(blocks._parse(NESTED))}) == 9

@@ -139,7 +139,7 @@ def find_statements(source: str, scan: CellScan) -> tuple[Found, ...]:
     tree = _parse(source)
     if tree is None:
         return ()
-    masked = {_token_line(node) for node in ast.walk(tree)} & {e.start + 1 for e in escapes}
+    masked = {_token_line(node) for node in _statements(tree)} & {e.start + 1 for e in escapes}
     # The masked continuation lines of an escape (`!pip install \` + `    x`) are tokens too.
     continued = {line + 1 for e in escapes for line in range(e.start + 1, e.end)}
     found = []
@@ -198,7 +198,21 @@ def _token_line(node: ast.AST) -> int:
 
 def _holds(node: ast.If | ast.Try, masked: set[int]) -> bool:
     """Whether a statement has an escape line somewhere in it (worth judging as a block)."""
-    return any(_token_line(child) in masked for child in ast.walk(node))
+    return any(_token_line(child) in masked for child in _statements(node))
+
+
+def _statements(node: ast.AST) -> Iterator[ast.AST]:
+    """`node` and every statement in its bodies, at any depth, with the `except` and `case`
+    clauses that hold them: all of `ast.walk` a masked escape line can be (a bare name
+    statement), without the expressions, which are most of a tree."""
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        yield current
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            children = getattr(current, field, None)
+            if isinstance(children, list):
+                todo += children
 
 
 def _block(
