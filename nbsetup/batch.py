@@ -26,6 +26,7 @@ from nbsetup.errors import EmptyFile, InvalidJson, NbsetupError, NotText, Unpinn
 from nbsetup.files import sync_all
 from nbsetup.parallel import Outcome, default_jobs
 from nbsetup.report import CHANGED, FAILED, FileCheck, FileResult, render_diff
+from nbsetup.sources import listings_kept
 from nbsetup.textnb.files import codec_for
 
 BUG_HINT = "please report it at the nbsetup issue tracker with this notebook"
@@ -263,7 +264,8 @@ def run(
     """
     task = parallel.Task(process, _work, _crashed)
     try:
-        return parallel.map_files(task, files, settings, settings.jobs, on_result)
+        with listings_kept():
+            return parallel.map_files(task, files, settings, settings.jobs, on_result)
     finally:
         if settings.write:
             sync_all()
@@ -276,7 +278,8 @@ def run_check(
 ) -> Outcome[FileCheck]:
     """`check` each of `files` with the rules each project selects, as `run` fixes them."""
     task = parallel.Task(check_file, _work_check, _crashed_check)
-    return parallel.map_files(task, files, settings, settings.jobs, on_result)
+    with listings_kept():
+        return parallel.map_files(task, files, settings, settings.jobs, on_result)
 
 
 _CRASHED = f"internal error: the worker process died while processing this file; {BUG_HINT}"

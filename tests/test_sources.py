@@ -816,3 +816,45 @@ def test_a_run_pins_from_the_earlier_pins_option(tmp_path, monkeypatch):
         "'numpy==1.26.4; python_full_version < \"3.13\"' by pylock.toml, line 9",
         "requests: pinned to 'Requests==2.32.3' by pylock.toml, line 43",
     ]
+
+
+def test_a_batch_lists_each_directory_once_and_a_later_lookup_lists_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import os
+
+    from nbsetup import sources
+    from tests import builders
+
+    (tmp_path / ".git").mkdir()
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        for index in range(3):
+            notebook = builders.notebook("!pip install rich\n", "import rich")
+            (tmp_path / folder / f"n{index}.ipynb").write_text(json.dumps(notebook))
+    (tmp_path / "b" / "requirements.txt").write_text("rich==13.7.1\n")
+    listed: list[str] = []
+    real = os.listdir
+
+    def counting(path: object) -> list[str]:
+        listed.append(os.path.relpath(str(path), tmp_path))
+        return real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sources.os, "listdir", counting)
+    files = sorted(tmp_path.rglob("*.ipynb"))
+    outcome = batch.run(files, batch.Settings(jobs=1))
+    assert sorted(listed) == [".", "a", "b"]  # a's search goes on to the root, b's stops
+    assert [r.status for r in outcome.results] == ["changed"] * 6
+    assert "rich==13.7.1" in (tmp_path / "b" / "n0.ipynb").read_text()
+    # Outside a batch, a pin file created since is found.
+    (tmp_path / "a" / "requirements.txt").write_text("rich==13.7.1\n")
+    assert find_pin_sources(tmp_path / "a" / "n0.ipynb") == (tmp_path / "a" / "requirements.txt",)
+    with sources.listings_kept():
+        listed.clear()
+        find_pin_sources(tmp_path / "a" / "n0.ipynb")
+        find_pin_sources(tmp_path / "a" / "n1.ipynb")
+        with sources.listings_kept():  # nested: the same listings
+            find_pin_sources(tmp_path / "a" / "n2.ipynb")
+        assert listed == ["a"]
+    assert sources._LISTINGS is None

@@ -20,8 +20,9 @@ conda pins no lock can give; then a `pyproject.toml` that declares dependencies.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from nbsetup.pins import Pins, merge_pins
@@ -94,18 +95,52 @@ def find_pin_sources(
     """
     directory = notebook_path.absolute().parent
     while True:
-        # One listing per directory instead of a stat per candidate name: batches ask this
-        # for every notebook, and most directories hold none of the names.
-        try:
-            names = frozenset(os.listdir(directory))
-        except OSError:
-            names = frozenset()
+        names = _names(directory)
         found = _sources_in(directory, names, load)
         if found:
             return found
         if ".git" in names or directory.parent == directory:
             return ()
         directory = directory.parent
+
+
+#: Directory listings kept while `listings_kept` is in force (a batch), by directory.
+_LISTINGS: dict[Path, frozenset[str]] | None = None
+
+
+@contextlib.contextmanager
+def listings_kept() -> Iterator[None]:
+    """Meanwhile, list each directory once for `find_pin_sources`.
+
+    For a batch: its notebooks share directories (a hundred notebooks beside one pin file),
+    and nbsetup writes no pin file while it fixes them, only temp files of its own. Outside
+    one, every lookup lists again: a long-lived process sees a pin file created since.
+    Worker processes forked meanwhile keep listings of their own.
+    """
+    global _LISTINGS
+    outer, _LISTINGS = _LISTINGS, {} if _LISTINGS is None else _LISTINGS
+    try:
+        yield
+    finally:
+        _LISTINGS = outer
+
+
+def _names(directory: Path) -> frozenset[str]:
+    """The entries of `directory` (none when it cannot be listed).
+
+    One listing per directory instead of a stat per candidate name: batches ask this for
+    every notebook, and most directories hold none of the names.
+    """
+    listings = _LISTINGS
+    if listings is not None and directory in listings:
+        return listings[directory]
+    try:
+        names = frozenset(os.listdir(directory))
+    except OSError:
+        names = frozenset()
+    if listings is not None:
+        listings[directory] = names
+    return names
 
 
 def _sources_in(
@@ -129,6 +164,7 @@ __all__ = [
     "LOCK_NAMES",
     "find_pin_sources",
     "kind",
+    "listings_kept",
     "load_pin_files",
     "load_pins",
     "ordered",
