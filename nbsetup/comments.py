@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from nbsetup.notebook_io import cell_text
@@ -101,11 +101,16 @@ def is_directive_line(line: str) -> bool:
 def notebook_comments(notebook: dict[str, Any]) -> Counter[str]:
     """Every comment of a notebook's code cells, counted; the environment cell's header and
     generated blocks, nbsetup's own, left out (`envcell.document`)."""
+    return cells_comments(notebook["cells"])
+
+
+def cells_comments(cells: Iterable[dict[str, Any]]) -> Counter[str]:
+    """`notebook_comments` of some cells of a notebook."""
     # Imported here: `envcell` reads directives from this module.
     from nbsetup import envcell
 
     found: Counter[str] = Counter()
-    for cell in notebook["cells"]:
+    for cell in cells:
         if cell["cell_type"] != "code":
             continue
         text = cell_text(cell)

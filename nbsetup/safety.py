@@ -68,7 +68,7 @@ def _first_problem(
         _notebook_problem(old, new)
         or _structure_problem(old, new, origins)
         or _content_problem(old, new, origins)
-        or _comments_problem(old, new)
+        or _comments_problem(old, new, origins)
         or _schema_problem(old, new, origins)
     )
 
@@ -242,9 +242,20 @@ def _marked_problem(index: int, old: dict[str, Any], new: dict[str, Any]) -> str
     return _members_problem(index, {**old, "metadata": metadata}, new)
 
 
-def _comments_problem(old: dict[str, Any], new: dict[str, Any]) -> str | None:
-    """A comment of the original that the rewrite does not have (as many times)."""
-    lost = comments.notebook_comments(old) - comments.notebook_comments(new)
+def _comments_problem(
+    old: dict[str, Any], new: dict[str, Any], origins: Sequence[int | None]
+) -> str | None:
+    """A comment of the original that the rewrite does not have (as many times).
+
+    A cell equal to its original has the same comments on both sides, so only the others
+    are read: most cells of a notebook are kept as they are.
+    """
+    kept = _kept(old, new, origins)
+    lost = comments.cells_comments(
+        cell for index, cell in enumerate(old["cells"]) if index not in kept
+    ) - comments.cells_comments(
+        cell for cell, origin in zip(new["cells"], origins, strict=True) if origin not in kept
+    )
     if lost:
         return f"the comment {next(iter(lost))!r} was lost"
     return None
@@ -416,16 +427,24 @@ def _schema_problem(
     kind), checked against the schema's code cell definition, which compiles in a third of
     the time of the whole schema; any other goes through the whole schema, as a notebook.
     """
-    old_cells = old["cells"]
+    kept = _kept(old, new, origins)
     changed = [
-        cell
-        for cell, origin in zip(new["cells"], origins, strict=True)
-        if origin is None or cell != old_cells[origin]
+        cell for cell, origin in zip(new["cells"], origins, strict=True) if origin not in kept
     ]
     problem = _ids_error(new) or _cells_error(new, changed)
     if problem is None or _ids_error(old) or _schema_error(old):
         return None
     return f"the result is not a valid notebook ({problem})"
+
+
+def _kept(old: dict[str, Any], new: dict[str, Any], origins: Sequence[int | None]) -> set[int]:
+    """The cells of `old` that `new` holds unchanged (equal), by index."""
+    old_cells = old["cells"]
+    return {
+        origin
+        for cell, origin in zip(new["cells"], origins, strict=True)
+        if origin is not None and cell == old_cells[origin]
+    }
 
 
 def _ids_error(notebook: dict[str, Any]) -> str | None:

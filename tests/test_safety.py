@@ -147,3 +147,27 @@ def test_comment_lines_leave_a_kept_cell_only_for_the_environment_cell_in_order(
     )
     with pytest.raises(safety.UnsafeChange, match="not in the environment cell"):
         safety.verify(old, swapped, result.origins)
+
+
+def test_the_comment_count_reads_only_changed_cells_and_still_counts_duplicates(monkeypatch):
+    old = {
+        "cells": [_code("# x\nimport a"), _code("# x\n!pip install b"), _code("# y")],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 4,
+    }
+    new = copy.deepcopy(old)
+    new["cells"][1]["source"] = "!pip install b"  # its `# x` is gone; cell 1 still has one
+    origins = (0, 1, 2)
+    read: list[str] = []
+    real = safety.comments.cells_comments
+
+    def recording(cells):
+        cells = list(cells)
+        read.extend(cell["source"] for cell in cells)
+        return real(cells)
+
+    monkeypatch.setattr(safety.comments, "cells_comments", recording)
+    assert safety._comments_problem(old, new, origins) == "the comment '# x' was lost"
+    assert read == ["# x\n!pip install b", "!pip install b"]
+    assert safety._comments_problem(old, copy.deepcopy(old), origins) is None
