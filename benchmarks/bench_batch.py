@@ -94,6 +94,8 @@ def measure(source: Path, work: Path, jobs: int) -> tuple[dict[str, float], str]
     shutil.copytree(source, work)
     for path in work.rglob("*"):  # the shared corpus is read-only; fix refuses such files
         path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    if hasattr(os, "sync"):  # the copy goes to disk now, not in the run's own `os.sync`
+        os.sync()
     command = [sys.executable, "-m", "nbsetup", "fix", "-q", "-j", str(jobs), str(work)]
     busy_before = _busy_seconds()
     output = subprocess.run(

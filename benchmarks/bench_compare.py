@@ -231,8 +231,16 @@ def scaling_times(paths: Sequence[Path], repeat: int) -> list[dict[str, Any]]:
 
 
 def fresh(source: Path, target: Path) -> Path:
+    """A new copy of `source` at `target`, on disk before the timed run starts.
+
+    Synced: `nbsetup fix` syncs the disk once at the end of a batch (`os.sync`), which would
+    otherwise also write out this copy (and the removed one), untimed setup for the others:
+    that made the 10,000-file row swing by half from run to run.
+    """
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(source, target, symlinks=True, copy_function=writable_copy)
+    if hasattr(os, "sync"):
+        os.sync()
     return target
 
 
@@ -645,9 +653,7 @@ def big_notebook(path: Path, mib: float) -> int:
     return path.stat().st_size
 
 
-def _big(
-    work: Path, mib: float, nbsetup_command: Sequence[str], repeat: int
-) -> dict[str, float]:
+def _big(work: Path, mib: float, nbsetup_command: Sequence[str], repeat: int) -> dict[str, float]:
     """`nbsetup fix` on one big notebook: seconds and peak RSS, against the file's size."""
     work.mkdir()
     (work / ".git").mkdir()
