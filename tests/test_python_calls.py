@@ -37,6 +37,10 @@ STATEMENTS = [
     'z = 2\x0c\nos.system("pip install s")\n',
     'value = "\\d"\n',
     'with open("f") as handle:\n    os.system("pip install t")\n',
+    '( os ).system("pip install u")\n',
+    '(get_ipython()).system("pip install v")\n',
+    'get_ipython(1).system("pip install w")\n',
+    'tools[0].system("pip install x")\n',
     "\n",
 ]
 

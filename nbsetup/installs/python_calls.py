@@ -293,17 +293,6 @@ def _candidate_lines(tree: ast.Module) -> Iterator[tuple[int, int]]:
 
 
 def _is_command_call(node: ast.AST) -> bool:
-    return isinstance(node, ast.Call) and _ast_dotted(node.func) in _COMMAND_CALLS
-
-
-def _ast_dotted(node: ast.expr) -> str | None:
-    """`_dotted` for an `ast` node: the same names for the same shapes."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _ast_dotted(node.value)
-        return None if base is None else f"{base}.{node.attr}"
-    if isinstance(node, ast.Call) and not node.args and not node.keywords:
-        called = _ast_dotted(node.func)
-        return f"{called}()" if called == "get_ipython" else None
-    return None
+    # `ast.unparse` spells a callee as `_dotted` names it (`get_ipython().system`,
+    # `os.system`), whitespace and parentheses dropped; other shapes match no name.
+    return isinstance(node, ast.Call) and ast.unparse(node.func) in _COMMAND_CALLS
