@@ -64,13 +64,15 @@ def verify(old: dict[str, Any], new: dict[str, Any], origins: Sequence[int | Non
 def _first_problem(
     old: dict[str, Any], new: dict[str, Any], origins: Sequence[int | None]
 ) -> str | None:
-    return (
+    problem = (
         _notebook_problem(old, new)
         or _structure_problem(old, new, origins)
         or _content_problem(old, new, origins)
-        or _comments_problem(old, new, origins)
-        or _schema_problem(old, new, origins)
     )
+    if problem is not None:
+        return problem
+    kept = _kept(old, new, origins)  # valid origins: `_structure_problem` checked them
+    return _comments_problem(old, new, origins, kept) or _schema_problem(old, new, origins, kept)
 
 
 def _notebook_problem(old: dict[str, Any], new: dict[str, Any]) -> str | None:
@@ -243,14 +245,13 @@ def _marked_problem(index: int, old: dict[str, Any], new: dict[str, Any]) -> str
 
 
 def _comments_problem(
-    old: dict[str, Any], new: dict[str, Any], origins: Sequence[int | None]
+    old: dict[str, Any], new: dict[str, Any], origins: Sequence[int | None], kept: set[int]
 ) -> str | None:
     """A comment of the original that the rewrite does not have (as many times).
 
     A cell equal to its original has the same comments on both sides, so only the others
-    are read: most cells of a notebook are kept as they are.
+    are read: most cells of a notebook are kept as they are (`kept`, by `_kept`).
     """
-    kept = _kept(old, new, origins)
     lost = comments.cells_comments(
         cell for index, cell in enumerate(old["cells"]) if index not in kept
     ) - comments.cells_comments(
@@ -417,7 +418,7 @@ def _package_keys(command: InstallCommand) -> set[tuple[str, str]]:
 
 
 def _schema_problem(
-    old: dict[str, Any], new: dict[str, Any], origins: Sequence[int | None]
+    old: dict[str, Any], new: dict[str, Any], origins: Sequence[int | None], kept: set[int]
 ) -> str | None:
     """An nbformat schema error in `new`, unless `old` had one too.
 
@@ -427,7 +428,6 @@ def _schema_problem(
     kind), checked against the schema's code cell definition, which compiles in a third of
     the time of the whole schema; any other goes through the whole schema, as a notebook.
     """
-    kept = _kept(old, new, origins)
     changed = [
         cell for cell, origin in zip(new["cells"], origins, strict=True) if origin not in kept
     ]

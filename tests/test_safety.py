@@ -168,6 +168,9 @@ def test_the_comment_count_reads_only_changed_cells_and_still_counts_duplicates(
         return real(cells)
 
     monkeypatch.setattr(safety.comments, "cells_comments", recording)
-    assert safety._comments_problem(old, new, origins) == "the comment '# x' was lost"
+    kept = safety._kept(old, new, origins)
+    assert kept == {0, 2}
+    assert safety._comments_problem(old, new, origins, kept) == "the comment '# x' was lost"
     assert read == ["# x\n!pip install b", "!pip install b"]
-    assert safety._comments_problem(old, copy.deepcopy(old), origins) is None
+    same = copy.deepcopy(old)
+    assert safety._comments_problem(old, same, origins, safety._kept(old, same, origins)) is None
