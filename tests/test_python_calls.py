@@ -85,7 +85,7 @@ def test_what_ast_refuses_goes_to_libcst_whole(monkeypatch: pytest.MonkeyPatch) 
     # Python 3.12 syntax: libcst reads it whatever the interpreter; `ast` before 3.12 does not.
     source = 'type Version = str\nos.system("pip install a")\n'
     assert [call.shell for call in find_calls(source)] == ["pip install a"]
-    monkeypatch.setattr(python_calls, "_ast_module", lambda text: None)
+    monkeypatch.setattr(python_calls, "parse_python", lambda text: None)
     assert [call.shell for call in find_calls(source)] == ["pip install a"]
 
 

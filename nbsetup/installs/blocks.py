@@ -180,11 +180,16 @@ def _parse(source: str) -> ast.Module | None:
     """The cell's masked Python, parsed; None when it does not parse (kept for a few cells:
     `find_statements` and `assignments` read the same cell, and the safety net scans the
     rewrite's unchanged cells again). The tree is only read, never changed."""
+    return parse_python(mask_cell(source))
+
+
+def parse_python(text: str) -> ast.Module | None:
+    """`text` parsed by `ast`, or None when it does not parse; its warnings not shown."""
     with warnings.catch_warnings():
         # `"\d"` in a cell is the user's business, not a warning of ours.
         warnings.simplefilter("ignore")
         try:
-            return ast.parse(mask_cell(source))
+            return ast.parse(text)
         except (SyntaxError, ValueError):
             return None
 

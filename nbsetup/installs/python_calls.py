@@ -10,7 +10,6 @@ functions by name; libcst reads those statements only, and no other cell or stat
 from __future__ import annotations
 
 import ast
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from nbsetup.cell_lines import PythonLines
 from nbsetup.installs.arguments import SYS_EXECUTABLE, Word
+from nbsetup.installs.blocks import parse_python
 from nbsetup.magics import mask_cell
 
 _LINE_MAGIC_TOOLS = frozenset({"pip", "conda", "mamba", "micromamba", "uv"})
@@ -229,10 +229,10 @@ def find_calls(source: str) -> tuple[PythonCall, ...]:
     the whole cell goes through libcst as before.
     """
     parsed = source
-    tree = _ast_module(parsed)
+    tree = parse_python(parsed)
     if tree is None:
         parsed = mask_cell(source)  # the same cell lines, IPython's replaced
-        tree = _ast_module(parsed)
+        tree = parse_python(parsed)
     if tree is None:
         return _whole_cell(source)
     lines = PythonLines(parsed)
@@ -264,15 +264,6 @@ def _visit(module: cst.Module, lines: PythonLines, first: int) -> tuple[PythonCa
     finder = _CallFinder(lines, first)
     MetadataWrapper(module, unsafe_skip_copy=True).visit(finder)
     return tuple(finder.calls)
-
-
-def _ast_module(text: str) -> ast.Module | None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # `"\d"` in a cell is the user's business
-        try:
-            return ast.parse(text)
-        except (SyntaxError, ValueError):
-            return None
 
 
 def _candidate_lines(tree: ast.Module) -> Iterator[tuple[int, int]]:
