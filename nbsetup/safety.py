@@ -427,14 +427,33 @@ def _schema_problem(
     schema: large notebooks stay cheap. They are code cells (the rewrite changes no other
     kind), checked against the schema's code cell definition, which compiles in a third of
     the time of the whole schema; any other goes through the whole schema, as a notebook.
+    Likewise a changed cell's outputs are checked only when they are not its original's: an
+    output's validity depends on nothing else (and the format version is the original's).
     """
-    changed = [
-        cell for cell, origin in zip(new["cells"], origins, strict=True) if origin not in kept
-    ]
-    problem = _ids_error(new) or _cells_error(new, changed)
+    old_cells = old["cells"]
+    changed = []
+    new_outputs = []
+    for cell, origin in zip(new["cells"], origins, strict=True):
+        if origin in kept:
+            continue
+        changed.append(cell)
+        if origin is None or not _same_outputs(cell, old_cells[origin]):
+            new_outputs.append(cell)
+    problem = _ids_error(new) or _cells_error(new, changed, new_outputs)
     if problem is None or _ids_error(old) or _schema_error(old):
         return None
     return f"the result is not a valid notebook ({problem})"
+
+
+def _same_outputs(cell: Any, original: Any) -> bool:
+    """Whether two code cells hold the same list of outputs."""
+    return (
+        isinstance(cell, dict)
+        and isinstance(original, dict)
+        and original.get("cell_type") == "code"
+        and isinstance(cell.get("outputs"), list)
+        and cell["outputs"] == original.get("outputs")
+    )
 
 
 def _kept(old: dict[str, Any], new: dict[str, Any], origins: Sequence[int | None]) -> set[int]:
@@ -458,16 +477,33 @@ def _ids_error(notebook: dict[str, Any]) -> str | None:
     return "cell ids are not unique" if len(set(ids)) != len(ids) else None
 
 
-def _cells_error(notebook: dict[str, Any], cells: Sequence[dict[str, Any]]) -> str | None:
-    """The first schema error of `cells`, cells of `notebook` (with their 1-based position)."""
+def _cells_error(
+    notebook: dict[str, Any],
+    cells: Sequence[dict[str, Any]],
+    new_outputs: Sequence[dict[str, Any]] | None = None,
+) -> str | None:
+    """The first schema error of `cells`, cells of `notebook` (with their 1-based position).
+
+    The outputs are checked only for the cells of `new_outputs` (None: all of `cells`).
+    """
     minor = notebook.get("nbformat_minor")
     if not all(isinstance(cell, dict) and cell.get("cell_type") == "code" for cell in cells):
         return _schema_error({**notebook, "cells": list(cells)})
     if not _is_minor(minor):
         return "no integer 'nbformat_minor'"
     check = _validator(minor, CODE_CELL)
+    outputs_of = {id(cell) for cell in (cells if new_outputs is None else new_outputs)}
     for cell in cells:
         error = check(cell)
+        if error is None and id(cell) in outputs_of:
+            error = next(
+                (
+                    f"output {index}: {found}"
+                    for index, output in enumerate(cell["outputs"], 1)
+                    if (found := _validator(minor, OUTPUT)(output)) is not None
+                ),
+                None,
+            )
         if error is not None:
             number = next(i for i, c in enumerate(notebook["cells"], 1) if c is cell)
             return f"cell {number}: {error}"
@@ -490,8 +526,9 @@ def _is_minor(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-#: What `_validator` checks: a whole notebook, or one code cell.
-NOTEBOOK, CODE_CELL = "notebook", "code_cell"
+#: What `_validator` checks: a whole notebook, a code cell but for the items of its outputs,
+#: or one output.
+NOTEBOOK, CODE_CELL, OUTPUT = "notebook", "code_cell", "output"
 
 
 @functools.cache
@@ -501,7 +538,8 @@ def _validator(minor: int, part: str) -> Callable[[dict[str, Any]], str | None]:
     For the minor versions nbformat ships a schema for, the schema file is compiled with
     fastjsonschema, nbformat's default validator, without importing nbformat itself: that
     import takes longer than the rest of `nbsetup fix` on a small notebook. For others (a
-    notebook from a newer nbformat), nbformat's own validator decides, as it relaxes the schema.
+    notebook from a newer nbformat), nbformat's own validator decides, as it relaxes the schema;
+    there a code cell is checked whole, outputs included, so `OUTPUT` has nothing left to check.
     """
     schema = _bundled_schema(minor)
     if schema is None:
@@ -510,6 +548,8 @@ def _validator(minor: int, part: str) -> Callable[[dict[str, Any]], str | None]:
         validator = get_validator(version=4, version_minor=minor)
 
         def nbformat_error(data: dict[str, Any]) -> str | None:
+            if part == OUTPUT:
+                return None
             notebook: dict[str, Any] = (
                 data
                 if part == NOTEBOOK
@@ -521,10 +561,8 @@ def _validator(minor: int, part: str) -> Callable[[dict[str, Any]], str | None]:
         return nbformat_error
     import fastjsonschema
 
-    if part == CODE_CELL:
-        schema = {**schema, "$ref": f"#/definitions/{CODE_CELL}"}
-        for key in ("type", "required", "properties", "additionalProperties"):
-            schema.pop(key, None)
+    if part != NOTEBOOK:
+        schema = _definition_schema(schema, part)
     check = fastjsonschema.compile(schema)
 
     def first_error(notebook: dict[str, Any]) -> str | None:
@@ -535,6 +573,24 @@ def _validator(minor: int, part: str) -> Callable[[dict[str, Any]], str | None]:
         return None
 
     return first_error
+
+
+def _definition_schema(schema: dict[str, Any], part: str) -> dict[str, Any]:
+    """The notebook schema reduced to its definition of `part`: for a code cell, with no
+    schema for the items of `outputs` (checked one by one as `output`s), as that half of the
+    definition costs as much to compile as the rest."""
+    definitions = dict(schema.get("definitions", {}))
+    cell = definitions.get(CODE_CELL)
+    if part == CODE_CELL and isinstance(cell, dict) and isinstance(cell.get("properties"), dict):
+        properties = cell["properties"]
+        outputs = properties.get("outputs")
+        if isinstance(outputs, dict) and "items" in outputs:
+            unchecked = {key: value for key, value in outputs.items() if key != "items"}
+            definitions[CODE_CELL] = {**cell, "properties": {**properties, "outputs": unchecked}}
+    reduced = {**schema, "definitions": definitions, "$ref": f"#/definitions/{part}"}
+    for key in ("type", "required", "properties", "additionalProperties"):
+        reduced.pop(key, None)
+    return reduced
 
 
 def _bundled_schema(minor: int) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ notebooks in test_properties.py.
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from nbformat.validator import get_validator
@@ -82,6 +83,92 @@ def test_changed_cells_of_other_kinds_go_through_the_whole_schema():
     notebook["cells"].append({"cell_type": "markdown", "id": "m", "metadata": {}, "source": 1})
     assert safety._cells_error(notebook, notebook["cells"]) == _nbformat_error(notebook)
     assert safety._cells_error(notebook, notebook["cells"]) is not None
+
+
+def _whole_code_cell_check(minor):
+    """The code cell definition compiled whole, outputs included (what the split must equal)."""
+    import fastjsonschema
+
+    schema = {**safety._bundled_schema(minor), "$ref": "#/definitions/code_cell"}
+    for key in ("type", "required", "properties", "additionalProperties"):
+        schema.pop(key, None)
+    check = fastjsonschema.compile(schema)
+
+    def valid(cell):
+        try:
+            check(cell)
+        except fastjsonschema.JsonSchemaException:
+            return False
+        return True
+
+    return valid
+
+
+def _corpus_code_cells(limit=3000):
+    from tests.conftest import CORPUS_NOTEBOOKS
+
+    for path in CORPUS_NOTEBOOKS:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        for cell in notebook["cells"]:
+            if cell.get("cell_type") == "code":
+                yield notebook.get("nbformat_minor"), cell
+                limit -= 1
+                if limit == 0:
+                    return
+
+
+def _broken_outputs(cell):
+    """Variants of a cell with one output made invalid in each way nbformat has."""
+    yield cell
+    for output in cell.get("outputs", [])[:1]:
+        yield {**cell, "outputs": [{**output, "output_type": "nonsense"}]}
+        yield {**cell, "outputs": [{k: v for k, v in output.items() if k != "output_type"}]}
+        yield {**cell, "outputs": [{**output, "metadata": 3}]}
+        yield {**cell, "outputs": [*cell["outputs"], {"output_type": "stream", "name": "stdout"}]}
+
+
+def test_a_code_cell_and_its_outputs_checked_apart_agree_with_the_whole_definition():
+    cells = list(_corpus_code_cells())
+    if not cells:
+        pytest.skip("the shared corpus (../shared/corpus) is not present")
+    checks = {m: _whole_code_cell_check(m) for m in range(6) if safety._bundled_schema(m)}
+    seen = 0
+    for minor, cell in cells:
+        valid = checks.get(minor)
+        if valid is None:
+            continue
+        for variant in _broken_outputs(cell):
+            notebook = {"cells": [variant], "nbformat_minor": minor}
+            assert (safety._cells_error(notebook, [variant]) is None) is valid(variant)
+            seen += 1
+    assert seen > 1000
+
+
+def _outputs(*outputs):
+    cell = _notebook(5)["cells"][0]
+    return {**cell, "outputs": list(outputs)}
+
+
+_BAD_OUTPUT = {"output_type": "stream", "name": "stdout"}  # no "text"
+
+
+def test_a_changed_cell_is_refused_for_an_invalid_output_it_did_not_have():
+    old = {**_notebook(5), "cells": [_outputs()]}
+    new = {**old, "cells": [{**_outputs(_BAD_OUTPUT), "source": "y = 2"}]}
+    problem = safety._schema_problem(old, new, [0], set())
+    assert problem is not None
+    assert problem.startswith("the result is not a valid notebook (cell 1: output 1: ")
+
+
+def test_outputs_a_changed_cell_keeps_are_judged_with_the_original():
+    # The original's invalid output stays invalid, but the original was invalid too.
+    old = {**_notebook(5), "cells": [_outputs(_BAD_OUTPUT)]}
+    new = {**old, "cells": [{**_outputs(_BAD_OUTPUT), "source": "y = 2"}]}
+    assert safety._schema_error(old) is not None
+    assert safety._schema_problem(old, new, [0], set()) is None
+    # Moved to a new cell, the same output is checked: nothing vouches for it there.
+    assert safety._cells_error(new, new["cells"], new_outputs=[]) is None
+    assert safety._cells_error(new, new["cells"]).startswith("cell 1: output 1: ")
 
 
 # --- comments --------------------------------------------------------------------------------
