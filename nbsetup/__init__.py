@@ -25,8 +25,8 @@ from nbsetup.api import (
 )
 from nbsetup.changes import Change
 from nbsetup.config import ProjectConfig
+from nbsetup.diagnostics import Diagnostic
 from nbsetup.errors import NbsetupError, UnpinnedPackages
-from nbsetup.lint import Diagnostic
 from nbsetup.pins import Pins
 from nbsetup.report import SCHEMA_VERSION
 

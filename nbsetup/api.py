@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import nbsetup.config
-from nbsetup import lint, pipeline
+from nbsetup import pipeline
 from nbsetup.changes import Change
 from nbsetup.config import ProjectConfig
+from nbsetup.diagnostics import Config, Diagnostic
 from nbsetup.pins import Pins
 from nbsetup.report import CHANGED, FileResult
 from nbsetup.sources import load_pin_files
@@ -157,7 +158,7 @@ def check_path(
     *,
     select: Iterable[str] | None = None,
     ignore: Iterable[str] = (),
-) -> list[lint.Diagnostic]:
+) -> list[Diagnostic]:
     """Lint a notebook as `nbsetup check PATH` does; its diagnostics, in notebook order.
 
     `pins` and `config` are as for `fix_path`; `select`/`ignore` take codes (`"NBS001"`, ...)
@@ -165,7 +166,7 @@ def check_path(
     Raises `NbsetupError` for a file that cannot be read as a notebook, and ValueError for an
     unknown code. Nothing is written.
     """
-    rules = lint.Config(
+    rules = Config(
         select=frozenset(code.upper() for code in select) if select is not None else None,
         ignore=frozenset(code.upper() for code in ignore),
     )

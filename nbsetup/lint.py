@@ -1,11 +1,11 @@
 """Lint a notebook for install hazards without rewriting it (`nbsetup check`).
 
-`diagnose(notebook, pins, config)` returns `Diagnostic`s, one per hazard, each with a code from
-`CODES`, a message and a 1-based cell and line; each rule's details are in its `_nbs00N`
-function. A trailing comment `# nbsetup: ignore[NBS001,NBS002]` (bare `# nbsetup: ignore`:
-every code) on any line of the flagged statement suppresses its diagnostics (read by
-`comments.directives`, which also reads `# nbsetup: skip`). The report layer
-(`nbsetup.report`) renders them.
+`diagnose(notebook, pins, config)` returns `Diagnostic`s (`nbsetup.diagnostics`), one per
+hazard, each with a code from `diagnostics.CODES`, a message and a 1-based cell and line; each
+rule's details are in its `_nbs00N` function. A trailing comment
+`# nbsetup: ignore[NBS001,NBS002]` (bare `# nbsetup: ignore`: every code) on any line of the
+flagged statement suppresses its diagnostics (read by `comments.directives`, which also reads
+`# nbsetup: skip`). The report layer (`nbsetup.report`) renders them.
 
 Opt-outs (`optouts`) are read as `fix` reads them: an install the user keeps in place is not
 one `fix` would hoist (no NBS006) nor one it fails to hoist (no NBS004), and what follows it
@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from nbsetup import comments, distributions, install_lines, optouts, packages, runtime, verdicts
+from nbsetup.diagnostics import ALL_RULES, Config, Diagnostic, split_codes
 from nbsetup.distributions import NO_PACKAGES, PackageMap
 from nbsetup.imports import Import, find_imports, written_modules
 from nbsetup.installs.records import InstallCommand, InstallSite
@@ -34,99 +33,16 @@ from nbsetup.rules.finding import Finding
 from nbsetup.sources.requirements_txt import Pins
 from nbsetup.transform import NO_PINS
 
-#: Every diagnostic code with its one-line summary.
-CODES: Mapping[str, str] = MappingProxyType(
-    {
-        "NBS001": "package installed after it is imported",
-        "NBS002": "unpinned install",
-        "NBS003": "install conflicts with the requirements",
-        "NBS004": "install that cannot be hoisted",
-        "NBS005": "imported package not installed or required",
-        "NBS006": "install outside the environment cell",
-        "NBS007": "install of a package the runtime loads before the first cell",
-        "NBS008": "restart cell with no install before it",
-        renamed.CODE: renamed.SUMMARY,
-        moving_refs.CODE: moving_refs.SUMMARY,
-        captured.CODE: captured.SUMMARY,
-        repairs.PERCENT_SPACE: repairs.PERCENT_SPACE_SUMMARY,
-        repairs.UNQUOTED: repairs.UNQUOTED_SUMMARY,
-    }
-)
 #: Modules every Python has.
 STDLIB_MODULES = frozenset(sys.stdlib_module_names) | {"__future__"}
 
 _RESTART = "the kernel keeps the version it loaded until restarted"
 
 
-@dataclass(frozen=True)
-class Diagnostic:
-    """One hazard: a code, a message, and where (1-based cell, 1-based line in the cell)."""
-
-    code: str
-    message: str
-    cell: int
-    line: int
-    #: The canonical distribution concerned; for NBS004/NBS006 what the install names.
-    package: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form of this diagnostic."""
-        return {
-            "code": self.code,
-            "cell": self.cell,
-            "line": self.line,
-            "package": self.package,
-            "message": self.message,
-        }
-
-
-@dataclass(frozen=True)
-class Config:
-    """Which rules run, and what the shell knows about the notebook's surroundings."""
-
-    #: Codes to report; None: all of `CODES`.
-    select: frozenset[str] | None = None
-    #: Codes not to report, even when selected.
-    ignore: frozenset[str] = frozenset()
-    #: Top-level modules importable from the notebook's directory (its `*.py` files and
-    #: packages), which NBS005 does not ask to install.
-    local_modules: frozenset[str] = frozenset()
-    #: Distributions the runtime imports before the first cell (`runtime.preloaded`).
-    preloaded: Mapping[str, str] = field(default_factory=runtime.preloaded)
-    #: The notebook's runtime (`nbsetup.profiles.load`): NBS005 does not ask to install what
-    #: it has installed. None: nothing is known to be installed.
-    profile: runtime.Profile | None = None
-
-    def __post_init__(self) -> None:
-        validate_codes({*(self.select or ()), *self.ignore})
-
-    def enabled(self, code: str) -> bool:
-        """Whether diagnostics with this code are reported."""
-        return (self.select is None or code in self.select) and code not in self.ignore
-
-
-def validate_codes(codes: Iterable[str]) -> None:
-    """Raise ValueError naming the first code (in sorted order) not in `CODES`."""
-    for code in sorted(codes):
-        if code not in CODES:
-            raise ValueError(f"unknown diagnostic code: {code}")
-
-
-def parse_codes(text: str) -> frozenset[str]:
-    """Codes from a comma-separated option value: `"nbs001, NBS005"` → `{"NBS001", "NBS005"}`."""
-    codes = _split_codes(text)
-    validate_codes(codes)
-    return codes
-
-
-def _split_codes(text: str) -> frozenset[str]:
-    return frozenset(code.strip().upper() for code in text.split(",") if code.strip())
-
-
 def diagnose(
     notebook: dict[str, Any],
     pins: Pins = NO_PINS,
-    config: Config = Config(),
+    config: Config = ALL_RULES,
     packages: PackageMap = NO_PACKAGES,
 ) -> tuple[Diagnostic, ...]:
     """The install hazards of a notebook, in cell and line order.
@@ -184,7 +100,7 @@ def _suppressions(source: str) -> dict[int, frozenset[str] | None]:
         directives = comments.directives(line)
         if comments.IGNORE in directives:
             codes = directives[comments.IGNORE]
-            found[index] = None if codes is None else _split_codes(codes)
+            found[index] = None if codes is None else split_codes(codes)
     return found
 
 

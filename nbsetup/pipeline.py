@@ -22,17 +22,15 @@ from typing import Any
 from nbsetup import (
     choices,
     config,
-    distributions,
     kernels,
-    lint,
     notebook_io,
     optouts,
-    profiles,
     runtime,
     transform,
 )
 from nbsetup.changes import Change
 from nbsetup.config import Overrides, ProjectConfig
+from nbsetup.diagnostics import ALL_RULES, Config
 from nbsetup.discovery import local_modules, project_config
 from nbsetup.errors import UnpinnedPackages
 from nbsetup.pins import Pins, merge_pins
@@ -81,8 +79,6 @@ PinRequest = PinChoice | Sequence[Path] | None
 
 #: No setting given on the command line.
 NO_OVERRIDES = Overrides()
-#: Every lint rule.
-ALL_RULES = lint.Config()
 
 
 def project_for(path: Path, overrides: Overrides = NO_OVERRIDES) -> ProjectConfig:
@@ -280,7 +276,7 @@ def _rewrite(
 def check_file(
     path: Path,
     overrides: Overrides = NO_OVERRIDES,
-    rules: lint.Config = ALL_RULES,
+    rules: Config = ALL_RULES,
     *,
     project: ProjectConfig | None = None,
     pins: PinRequest = None,
@@ -295,7 +291,7 @@ def check_data(
     data: bytes,
     path: Path,
     overrides: Overrides = NO_OVERRIDES,
-    rules: lint.Config = ALL_RULES,
+    rules: Config = ALL_RULES,
     *,
     project: ProjectConfig | None = None,
     pins: PinRequest = None,
@@ -306,6 +302,10 @@ def check_data(
     `path` decides the codec, the settings, the pins and the modules beside it; it need not
     exist. Raises `NbsetupError` as `check_file` does.
     """
+    # The rules and what only they read (imports, distributions, runtime profiles) load when
+    # a check runs: `nbsetup fix` never needs them, and they were a tenth of its start-up.
+    from nbsetup import distributions, lint, profiles
+
     document = textnb_files.codec_for(path, data, text).loads(data)
     settings = project if project is not None else project_for(path, overrides)
     chosen = opt_out_reason(document.notebook, settings)

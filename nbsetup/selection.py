@@ -3,7 +3,7 @@
 `expand(["NBS00"])` is every code starting with `NBS00`; `ALL` is every code. A selector that
 matches no code is an error, so that a typo never silently selects nothing. `rules_for` turns
 the selectors of the command line and of `[tool.nbsetup]` (`select`, `ignore`,
-`per-file-ignores`) into the `lint.Config` for one notebook.
+`per-file-ignores`) into the `diagnostics.Config` for one notebook.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from nbsetup import lint
+from nbsetup import diagnostics
 
 #: The selector that names every rule.
 ALL = "ALL"
@@ -24,7 +24,7 @@ def split(text: str) -> tuple[str, ...]:
     return tuple(part.strip().upper() for part in text.split(",") if part.strip())
 
 
-def expand(selectors: Iterable[str], codes: Iterable[str] = lint.CODES) -> frozenset[str]:
+def expand(selectors: Iterable[str], codes: Iterable[str] = diagnostics.CODES) -> frozenset[str]:
     """The codes the selectors name; raises ValueError naming a selector that matches none.
 
     `expand(["NBS00"], ["NBS001", "NBS010"])` → `{"NBS001"}`.
@@ -46,7 +46,7 @@ def rules_for(
     select: Sequence[str] | None,
     ignore: Sequence[str],
     per_file_ignores: Iterable[tuple[str, Sequence[str]]],
-) -> lint.Config:
+) -> diagnostics.Config:
     """The rules for the notebook at `path`: `select` less `ignore` and its per-file ignores.
 
     `select` None: every rule. A `per-file-ignores` glob matches the file's name, its path
@@ -57,7 +57,7 @@ def rules_for(
         if matches(path, root, pattern):
             ignored |= expand(selectors)
     chosen = None if select is None else expand(select)
-    return lint.Config(select=chosen, ignore=frozenset(ignored))
+    return diagnostics.Config(select=chosen, ignore=frozenset(ignored))
 
 
 def matches(path: Path, root: Path | None, pattern: str) -> bool:

@@ -6,6 +6,7 @@ import pytest
 
 from nbsetup import distributions, envcell, lint, packages, pipeline, report, transform
 from nbsetup.config import ProjectConfig
+from nbsetup.diagnostics import Config, Diagnostic, split_codes, validate_codes
 from nbsetup.imports import Import, find_imports, written_modules
 from nbsetup.sources.requirements_txt import parse_requirements
 
@@ -47,13 +48,13 @@ def _pins(text):
 def _found(notebook, code, pins=NO_PINS, packages=distributions.NO_PACKAGES, **config):
     """(cell, line, package) of each diagnostic with `code`."""
     select = frozenset({code})
-    diagnostics = lint.diagnose(notebook, pins, lint.Config(select=select, **config), packages)
+    diagnostics = lint.diagnose(notebook, pins, Config(select=select, **config), packages)
     assert all(d.code == code for d in diagnostics)
     return [(d.cell, d.line, d.package) for d in diagnostics]
 
 
 def _messages(notebook, code, pins=NO_PINS, packages=distributions.NO_PACKAGES):
-    config = lint.Config(select=frozenset({code}))
+    config = Config(select=frozenset({code}))
     return [d.message for d in lint.diagnose(notebook, pins, config, packages)]
 
 
@@ -478,22 +479,22 @@ def test_select_and_ignore():
     notebook = _nb("import numpy", "!pip install numpy")
     everything = {d.code for d in lint.diagnose(notebook)}
     assert everything == {"NBS001", "NBS002", "NBS006"}
-    selected = lint.Config(select=frozenset({"NBS002", "NBS006"}), ignore=frozenset({"NBS006"}))
+    selected = Config(select=frozenset({"NBS002", "NBS006"}), ignore=frozenset({"NBS006"}))
     assert [d.code for d in lint.diagnose(notebook, config=selected)] == ["NBS002"]
-    ignored = lint.Config(ignore=frozenset({"NBS001"}))
+    ignored = Config(ignore=frozenset({"NBS001"}))
     assert [d.code for d in lint.diagnose(notebook, config=ignored)] == ["NBS002", "NBS006"]
 
 
 @pytest.mark.parametrize("field", ["select", "ignore"])
 def test_unknown_code_is_a_value_error(field):
     with pytest.raises(ValueError, match="unknown diagnostic code: NBS999"):
-        lint.Config(**{field: frozenset({"NBS001", "NBS999"})})
+        Config(**{field: frozenset({"NBS001", "NBS999"})})
 
 
-def test_parse_codes():
-    assert lint.parse_codes(" nbs001,NBS005 ,") == frozenset({"NBS001", "NBS005"})
+def test_codes_are_split_from_a_comma_separated_list_and_validated():
+    assert split_codes(" nbs001,NBS005 ,") == frozenset({"NBS001", "NBS005"})
     with pytest.raises(ValueError, match="unknown diagnostic code: E501"):
-        lint.parse_codes("NBS001,E501")
+        validate_codes({"NBS001", "E501"})
 
 
 def test_non_python_kernel_is_not_checked(tmp_path):
@@ -644,8 +645,8 @@ def test_requirement_name(text, expected):
 FLAGGED = report.FileCheck(
     "dir/a,b.ipynb",
     (
-        lint.Diagnostic("NBS002", "numpy is installed unpinned: 100%", 2, 1, "numpy"),
-        lint.Diagnostic("NBS006", "install of numpy ...", 2, 1, "numpy"),
+        Diagnostic("NBS002", "numpy is installed unpinned: 100%", 2, 1, "numpy"),
+        Diagnostic("NBS006", "install of numpy ...", 2, 1, "numpy"),
     ),
     pin_sources="requirements.txt",
 )

@@ -15,13 +15,14 @@ import pytest
 
 from nbsetup import distributions, kernels, lint, notebook_io, pipeline, report, transform
 from nbsetup.config import ProjectConfig
+from nbsetup.diagnostics import CODES, Config, Diagnostic
 from tests.conftest import CORPUS_NOTEBOOKS
 
 
 @dataclass(frozen=True)
 class _Checked:
     path: str
-    diagnostics: tuple[lint.Diagnostic, ...]
+    diagnostics: tuple[Diagnostic, ...]
     #: Whether `transform.hoist` changes the notebook.
     hoisted: bool
     #: The codes `check` reports on the hoisted notebook.
@@ -41,9 +42,9 @@ def checked(corpus_copy: Path) -> list[_Checked]:
     for path in sorted(corpus_copy.rglob("*.ipynb")):
         notebook = notebook_io.loads(path.read_bytes()).notebook
         pins = pipeline.choose_pins(path, ProjectConfig()).pins
-        diagnostics = lint.diagnose(notebook, pins, lint.Config(), packages)
+        diagnostics = lint.diagnose(notebook, pins, Config(), packages)
         result = transform.hoist(notebook, pins)
-        after = lint.diagnose(result.notebook, pins, lint.Config(), packages)
+        after = lint.diagnose(result.notebook, pins, Config(), packages)
         cells = tuple(len(notebook_io.cell_text(cell).splitlines()) for cell in notebook["cells"])
         results.append(
             _Checked(
@@ -62,7 +63,7 @@ def test_every_notebook_is_checked(checked):
     assert len(checked) == len(CORPUS_NOTEBOOKS)
     for item in checked:
         for diagnostic in item.diagnostics:
-            assert diagnostic.code in lint.CODES
+            assert diagnostic.code in CODES
             assert 1 <= diagnostic.cell <= len(item.cell_lines), (item.path, diagnostic)
             assert 1 <= diagnostic.line <= max(item.cell_lines[diagnostic.cell - 1], 1)
         if item.skipped:
@@ -115,7 +116,7 @@ def test_report_counts(checked, capsys):
     lines = [f"nbsetup check over {len(checked)} corpus notebooks ({clean} clean):"]
     lines += [
         f"  {code} {summary:<45} {notebooks[code]:>4} notebooks {diagnostics[code]:>5} diagnostics"
-        for code, summary in lint.CODES.items()
+        for code, summary in CODES.items()
     ]
     with capsys.disabled():
         print("\n" + "\n".join(lines))

@@ -13,8 +13,9 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from nbsetup import lint, selection
+from nbsetup import selection
 from nbsetup.cli import main
+from nbsetup.diagnostics import CODES
 from tests.builders import notebook, write
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
@@ -62,7 +63,7 @@ def test_sarif_validates_against_the_schema_and_holds_every_diagnostic(runner, r
     log = json.loads(result.stdout)
     _validate(log)
     run = log["runs"][0]
-    assert [rule["id"] for rule in run["tool"]["driver"]["rules"]] == list(lint.CODES)
+    assert [rule["id"] for rule in run["tool"]["driver"]["rules"]] == list(CODES)
     text = runner.invoke(main, ["check", str(flagged)])
     assert [r["ruleId"] for r in run["results"]] == _codes(text.stdout)
     first = run["results"][0]
@@ -172,9 +173,9 @@ def test_exit_zero_keeps_the_report_but_not_the_failure(runner, repo):
 @pytest.mark.parametrize(
     ("selectors", "codes"),
     [
-        pytest.param(["NBS"], set(lint.CODES), id="prefix-of-all"),
-        pytest.param(["ALL"], set(lint.CODES), id="all"),
-        pytest.param(["nbs00"], {c for c in lint.CODES if c.startswith("NBS00")}, id="prefix"),
+        pytest.param(["NBS"], set(CODES), id="prefix-of-all"),
+        pytest.param(["ALL"], set(CODES), id="all"),
+        pytest.param(["nbs00"], {c for c in CODES if c.startswith("NBS00")}, id="prefix"),
         pytest.param(["NBS002", "NBS006"], {"NBS002", "NBS006"}, id="codes"),
     ],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nbsetup import lint
+from nbsetup.diagnostics import CODES, Config
 from tests.builders import code, notebook
 
 
@@ -55,7 +56,7 @@ def test_correct_lines_are_neither(line):
 
 
 def test_both_codes_are_listed_and_selectable():
-    assert {"NBS012", "NBS013"} <= set(lint.CODES)
-    config = lint.Config(select=frozenset({"NBS013"}))
+    assert {"NBS012", "NBS013"} <= set(CODES)
+    config = Config(select=frozenset({"NBS013"}))
     found = lint.diagnose(notebook("% pip install a", "!pip install b>=1"), config=config)
     assert [d.code for d in found] == ["NBS013"]

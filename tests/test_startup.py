@@ -1,7 +1,8 @@
 """What a one-file run imports: start-up is most of its time (a pre-commit hook runs one).
 
 libcst only when a cell needs a Python-level parse; never the process pool, the lock
-machinery, the report writers a run does not print, or jupytext for a notebook alone.
+machinery, the report writers a run does not print, `check`'s rules, or jupytext for a
+notebook alone.
 """
 
 from __future__ import annotations
@@ -89,6 +90,11 @@ _NOT_AT_START_UP = {
     "difflib": "--diff and config key suggestions",
     "jupytext": "text notebooks and pairs",
     "nbformat": "notebooks of an nbformat minor nbsetup has no schema for",
+    "nbsetup.lint": "the rules of nbsetup check",
+    "nbsetup.rules.renamed": "the rules of nbsetup check",
+    "nbsetup.imports": "NBS001 and NBS005 (what a notebook imports)",
+    "nbsetup.distributions": "NBS005 (which distribution provides an import)",
+    "nbsetup.profiles": "nbsetup check's runtime profiles",
 }
 
 

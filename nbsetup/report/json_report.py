@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 
-from nbsetup.lint import CODES
+from nbsetup.diagnostics import CODES
 from nbsetup.report.outcomes import (
     CHANGED,
     CLEAN,

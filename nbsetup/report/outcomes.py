@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nbsetup.changes import PACKAGE_KINDS, Change
-from nbsetup.lint import Diagnostic
+from nbsetup.diagnostics import Diagnostic
 from nbsetup.report.cells import CellChange
 
 #: Version of the JSON report layout; bump it on any incompatible change.

@@ -1,6 +1,6 @@
 """SARIF 2.1.0 for `nbsetup check` (`--output-format sarif`), as GitHub code scanning reads it.
 
-One run, the rules of `lint.CODES`, one result per diagnostic. A result's location is the
+One run, the rules of `diagnostics.CODES`, one result per diagnostic. A result's location is the
 notebook file only: a SARIF region counts lines of the file, and a notebook's lines are those
 of its JSON text, not of its cells, so the cell and line are in the message and in the result's
 `properties` (`{"cell": 2, "line": 1}`). Files that could not be checked become error
@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from nbsetup import __version__
-from nbsetup.lint import CODES
+from nbsetup.diagnostics import CODES
 from nbsetup.report.outcomes import FileCheck
 
 SARIF_VERSION = "2.1.0"

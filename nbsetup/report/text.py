@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nbsetup.changes import WARNING_KINDS, Change
-from nbsetup.lint import CODES, Diagnostic
+from nbsetup.diagnostics import CODES, Diagnostic
 from nbsetup.notebook_io import cell_text
 from nbsetup.report.outcomes import (
     CLEAN,

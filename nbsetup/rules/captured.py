@@ -16,7 +16,6 @@ from nbsetup.magics import scan_cell
 from nbsetup.rules.finding import Finding
 
 CODE = "NBS011"
-SUMMARY = "install whose failure %%capture hides"
 
 
 def find(sites: Sequence[InstallSite], sources: Sequence[str | None]) -> Iterator[Finding]:

@@ -16,7 +16,6 @@ from nbsetup.installs.records import InstallSite
 from nbsetup.rules.finding import Finding, pip_requirements
 
 CODE = "NBS010"
-SUMMARY = "VCS install of a moving branch"
 
 #: An abbreviated or full commit hash.
 _COMMIT = re.compile(r"[0-9a-f]{7,64}", re.IGNORECASE)

@@ -19,7 +19,6 @@ from nbsetup.installs.records import InstallSite
 from nbsetup.rules.finding import Finding, pip_requirements
 
 CODE = "NBS009"
-SUMMARY = "install of a deprecated or renamed PyPI name"
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,7 @@ from nbsetup.installs.records import InstallSite
 from nbsetup.rules.finding import Finding
 
 PERCENT_SPACE = "NBS012"
-PERCENT_SPACE_SUMMARY = "a space after `%`: the magic does not run in IPython 9"
 UNQUOTED = "NBS013"
-UNQUOTED_SUMMARY = "unquoted `>`/`<` in an install: a shell redirect, not a version"
 
 
 def find(sites: Sequence[InstallSite]) -> Iterator[Finding]:
