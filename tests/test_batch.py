@@ -398,13 +398,21 @@ def _big_collection(root: Path, original: Path) -> None:
 
 
 def _start(root: Path, *args: str) -> subprocess.Popen[bytes]:
+    """`nbsetup fix` on `root` in the background, its temporary files in `_temp(root)`."""
+    _temp(root).mkdir(exist_ok=True)
     return subprocess.Popen(
         [sys.executable, "-m", "nbsetup", "fix", "-q", *args, str(root)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(_temp(root))},
         start_new_session=True,  # its own process group, as a shell job: pgid == pid
     )
+
+
+def _temp(root: Path) -> Path:
+    """The TMPDIR of a run on `root`: what a SIGKILL leaves there stays in the test's tmp_path."""
+    return root.parent / "tmp"
 
 
 def _wait_for_first_changes(root: Path, old: dict[str, bytes], new: dict[str, bytes]) -> None:
@@ -499,6 +507,7 @@ def test_sigint_stops_cleanly_and_reports_what_was_done(tmp_path, kill_sample, j
     assert f" of {notebooks} files: " in summary
     assert not list(root.rglob(f"*{TEMP_SUFFIX}"))
     assert not list(tmp_path.glob(f"*{TEMP_SUFFIX}"))
+    assert not list(_temp(root).iterdir())  # the workers' result records are gone too
     _assert_each_file_old_or_new(root, old, new)
     report = json.loads(report_file.read_text())
     assert report["interrupted"] is True
