@@ -17,6 +17,9 @@ import re
 
 # Where Python ends a line (universal newlines).
 _PYTHON_LINE_END = re.compile(r"\r\n|\r|\n")
+#: What else `str.splitlines` (so IPython) ends a line at.
+IPYTHON_ONLY_BREAKS = frozenset("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+_IPYTHON_ONLY_BREAK = re.compile(f"[{''.join(sorted(IPYTHON_ONLY_BREAKS))}]")
 
 
 def split(text: str, keepends: bool = True) -> list[str]:
@@ -29,11 +32,17 @@ class PythonLines:
 
     def __init__(self, text: str) -> None:
         self._python_starts = [0] + [m.end() for m in _PYTHON_LINE_END.finditer(text)]
+        # Most cells have no break that only IPython counts: there line n is cell line n - 1
+        # (the empty line after a final line break is the last cell line, as below).
+        self._same = _IPYTHON_ONLY_BREAK.search(text) is None
+        ends_in_break = text.endswith(("\n", "\r"))
+        self._last_cell_line = max(len(self._python_starts) - 1 - ends_in_break, 0)
         self._cell_starts = []
-        offset = 0
-        for line in split(text):
-            self._cell_starts.append(offset)
-            offset += len(line)
+        if not self._same:
+            offset = 0
+            for line in split(text):
+                self._cell_starts.append(offset)
+                offset += len(line)
         self._length = len(text)
         self._text = text
 
@@ -44,10 +53,14 @@ class PythonLines:
 
     def start(self, python_line: int) -> int:
         """The cell line that Python's line `python_line` (1-based) starts in."""
+        if self._same:
+            return min(python_line - 1, self._last_cell_line)
         return self._cell_line_at(self._python_starts[python_line - 1])
 
     def end(self, python_line: int) -> int:
         """The cell line after the one that Python's line `python_line` (1-based) ends in."""
+        if self._same:
+            return min(python_line - 1, self._last_cell_line) + 1
         if python_line < len(self._python_starts):
             last = self._python_starts[python_line] - 1  # its line break
         else:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nbsetup.cell_lines import PythonLines, split
+from nbsetup.cell_lines import IPYTHON_ONLY_BREAKS, PythonLines, split
 
 BREAKS = ["\n", "\r\n", "\r", "\x0c", "\x85", "\u2028", "\u2029", "\x1c"]
 
@@ -40,3 +40,32 @@ def test_every_python_line_covers_the_cell_lines_of_its_text(pieces):
         covered = "".join(cell[start:end]) if cell else ""
         assert body.replace("\n", "") in covered.replace("\r", "").replace("\n", "") or not body
         offset += len(body)
+
+
+def _reference_start(text: str, python_line: int) -> int:
+    """The cell line holding the first character of Python's line `python_line`, by counting."""
+    offset = 0
+    for _ in range(python_line - 1):
+        found = [i for i in (text.find("\r", offset), text.find("\n", offset)) if i >= 0]
+        offset = min(found) + (2 if text.startswith("\r\n", min(found)) else 1)
+    return max(len(split(text[:offset])) - (0 if text[:offset].endswith(_ENDS) else 1), 0)
+
+
+_ENDS = ("\n", "\r", *IPYTHON_ONLY_BREAKS)
+
+
+@given(st.lists(st.tuples(st.text("ab #", max_size=4), st.sampled_from(BREAKS)), max_size=8))
+def test_python_line_starts_are_the_cell_lines_a_count_finds(pieces):
+    text = "".join(body + end for body, end in pieces) + "z"
+    lines = PythonLines(text)
+    count = text.replace("\r\n", "\n").replace("\r", "\n").count("\n") + 1
+    for number in range(1, count + 1):
+        assert lines.start(number) == _reference_start(text, number)
+
+
+def test_the_breaks_only_ipython_counts_are_every_other_splitlines_break():
+    breaks = {chr(c) for c in range(0x10000) if len(f"a{chr(c)}b".splitlines()) == 2}
+    assert breaks - {"\n", "\r"} == IPYTHON_ONLY_BREAKS
+    for character in breaks - {"\n", "\r"}:
+        assert PythonLines(f"a{character}b\nc").start(2) == 2
+    assert PythonLines("a\nb\r\nc\rd").end(3) == 3
