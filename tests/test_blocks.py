@@ -398,6 +398,36 @@ match sys.platform:
 """
 
 
+# IPython ends a cell line at `\f`, U+2028 and a few more; Python does not (`cell_lines`).
+ODD_BREAKS = [pytest.param("\u2028", id="U+2028"), pytest.param("\x0c", id="form feed")]
+
+
+@pytest.mark.parametrize("odd", ODD_BREAKS)
+def test_a_block_after_a_line_break_python_does_not_count_moves_from_its_cell_lines(odd):
+    before = f'import sys\ns = "a{odd}b"\n'
+    block = 'if "google.colab" in sys.modules:\n    !pip install x\n'
+    assert _sites(before + block) == ["1:1 definition", "1:4-5 if block"]
+    result = transform.hoist(_nb(before + block, "import x"))
+    cells = [cell_text(cell) for cell in result.notebook["cells"]]
+    assert cells[0].splitlines()[1:] == [
+        "import sys",
+        'if "google.colab" in sys.modules:',
+        "    !pip install x",
+    ]
+    assert cells[1:] == [f's = "a{odd}b"\n', "import x"]
+    safety.verify(_nb(before + block, "import x"), result.notebook, result.origins)
+
+
+@pytest.mark.parametrize("odd", ODD_BREAKS)
+def test_a_definition_with_a_line_break_python_does_not_count_stays(odd):
+    # Written with `\n` breaks in the environment cell, ` x` would start an indented line.
+    cell = f'import sys\nIN_COLAB = "google.colab" in sys.modules  # a{odd} x\n'
+    reason = f"one of its lines ends in U+{ord(odd):04X}, a line break for IPython but not for"
+    (site,) = [s for s in _sites(cell, "if IN_COLAB:\n    !pip install x") if "stays" in s]
+    assert site.startswith("2:2 stays: inside an if block (its condition reads `IN_COLAB`")
+    assert reason in site
+
+
 def test_the_statement_walk_meets_every_masked_escape_that_ast_walk_does() -> None:
     """`_statements` skips expressions: it must still meet every bare-name statement (here,
     and in every code cell of the corpus)."""
@@ -408,9 +438,11 @@ def test_the_statement_walk_meets_every_masked_escape_that_ast_walk_does() -> No
         if cell.get("cell_type") == "code"
     ]
     for source in [NESTED, *corpus_cells]:
-        tree = blocks._parse(source)
-        if tree is None:
+        parsed = blocks._parse(source)
+        if parsed is None:
             continue
-        every = {blocks._token_line(node) for node in ast.walk(tree)}
-        assert {blocks._token_line(node) for node in blocks._statements(tree)} == every
-    assert len({blocks._token_line(n) for n in blocks._statements(blocks._parse(NESTED))}) == 9
+        every = {blocks._token_line(node) for node in ast.walk(parsed[0])}
+        assert {blocks._token_line(node) for node in blocks._statements(parsed[0])} == every
+    nested = blocks._parse(NESTED)
+    assert nested is not None
+    assert len({blocks._token_line(n) for n in blocks._statements(nested[0])}) == 9

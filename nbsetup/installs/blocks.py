@@ -22,10 +22,11 @@ import ast
 import functools
 import re
 import warnings
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
+from nbsetup.cell_lines import IPYTHON_ONLY_BREAKS, PythonLines
 from nbsetup.magics import CellScan, mask_cell
 
 #: Modules whose attributes describe the starting environment.
@@ -136,28 +137,48 @@ def find_statements(source: str, scan: CellScan) -> tuple[Found, ...]:
     A cell that does not parse once masked has none.
     """
     escapes = [logical for logical in scan.logical_lines if logical.escape is not None]
-    tree = _parse(source)
-    if tree is None:
+    parsed = _parse(source)
+    if parsed is None:
         return ()
-    masked = {_token_line(node) for node in _statements(tree)} & {e.start + 1 for e in escapes}
+    tree, lines = parsed
+    tokens = {_token_line(node) for node in _statements(tree)} - {0}
+    masked = {lines.start(token) for token in tokens} & {e.start for e in escapes}
     # The masked continuation lines of an escape (`!pip install \` + `    x`) are tokens too.
-    continued = {line + 1 for e in escapes for line in range(e.start + 1, e.end)}
+    continued = {line for e in escapes for line in range(e.start + 1, e.end)}
     found = []
     for node in tree.body:
-        start, end = node.lineno - 1, (node.end_lineno or node.lineno)
-        if isinstance(node, ast.If | ast.Try) and _holds(node, masked):
-            found.append(_block(node, start, end, masked, continued))
-        elif (definition := _definition(node, start, end)) is not None:
-            found.append(definition)
+        last = node.end_lineno or node.lineno
+        start, end = lines.start(node.lineno), lines.end(last)
+        if isinstance(node, ast.If | ast.Try) and _holds(node, masked, lines):
+            statement: Found | None = _block(node, start, end, masked, continued, lines)
+        else:
+            statement = _definition(node, start, end)
+        if statement is not None and end - start != last - node.lineno + 1:
+            # The environment cell is written with `\n` breaks: such a line break would become
+            # one Python sees (` x` after `# a\u2028` would start an indented line).
+            statement = replace(
+                statement,
+                reason=statement.reason or _odd_break(source.splitlines(keepends=True)[start:end]),
+            )
+        if statement is not None:
+            found.append(statement)
     return tuple(found)
+
+
+def _odd_break(lines: Sequence[str]) -> str:
+    """Why a statement whose lines end in a break that Python does not count cannot move."""
+    ends = [line[-1] for line in lines if line and line[-1] in IPYTHON_ONLY_BREAKS]
+    shown = f"U+{ord(ends[0]):04X}" if ends else "a line break"
+    return f"one of its lines ends in {shown}, a line break for IPython but not for Python"
 
 
 def assignments(source: str) -> dict[str, list[int]]:
     """Every name a cell binds anywhere (assignment, loop, import, def, `global`), with the
     0-based lines of the top-level statements that bind it."""
-    tree = _parse(source)
-    if tree is None:
+    parsed = _parse(source)
+    if parsed is None:
         return {}
+    tree, lines = parsed
     names: dict[str, list[int]] = {}
     for statement in tree.body:
         for node in ast.walk(statement):
@@ -171,16 +192,23 @@ def assignments(source: str) -> dict[str, list[int]]:
             elif isinstance(node, ast.Global | ast.Nonlocal):
                 bound = list(node.names)
             for name in bound:
-                names.setdefault(name, []).append(statement.lineno - 1)
+                names.setdefault(name, []).append(lines.start(statement.lineno))
     return names
 
 
 @functools.lru_cache(maxsize=64)
-def _parse(source: str) -> ast.Module | None:
-    """The cell's masked Python, parsed; None when it does not parse (kept for a few cells:
-    `find_statements` and `assignments` read the same cell, and the safety net scans the
-    rewrite's unchanged cells again). The tree is only read, never changed."""
-    return parse_python(mask_cell(source))
+def _parse(source: str) -> tuple[ast.Module, PythonLines] | None:
+    """The cell's masked Python, parsed, with the cell lines of its line numbers; None when it
+    does not parse (kept for a few cells: `find_statements` and `assignments` read the same
+    cell, and the safety net scans the rewrite's unchanged cells again). The tree is only
+    read, never changed.
+
+    Masking changes no line break, so the masked text's lines are the cell's; `ast` counts
+    fewer where a cell has `\f` or U+2028 (`cell_lines`), hence `PythonLines`.
+    """
+    masked = mask_cell(source)
+    tree = parse_python(masked)
+    return None if tree is None else (tree, PythonLines(masked))
 
 
 def parse_python(text: str) -> ast.Module | None:
@@ -201,9 +229,11 @@ def _token_line(node: ast.AST) -> int:
     return 0
 
 
-def _holds(node: ast.If | ast.Try, masked: set[int]) -> bool:
-    """Whether a statement has an escape line somewhere in it (worth judging as a block)."""
-    return any(_token_line(child) in masked for child in _statements(node))
+def _holds(node: ast.If | ast.Try, masked: set[int], lines: PythonLines) -> bool:
+    """Whether a statement has an escape line (`masked`: their cell lines) somewhere in it
+    (worth judging as a block)."""
+    tokens = (_token_line(child) for child in _statements(node))
+    return any(token and lines.start(token) in masked for token in tokens)
 
 
 def _statements(node: ast.AST) -> Iterator[ast.AST]:
@@ -221,8 +251,15 @@ def _statements(node: ast.AST) -> Iterator[ast.AST]:
 
 
 def _block(
-    node: ast.If | ast.Try, start: int, end: int, masked: set[int], continued: set[int]
+    node: ast.If | ast.Try,
+    start: int,
+    end: int,
+    masked: set[int],
+    continued: set[int],
+    lines: PythonLines,
 ) -> Found:
+    """`node` judged as a block of cell lines `start` to `end`; `masked`: the cell lines of its
+    escapes, `continued`: their continuation lines."""
     what = "an if block" if isinstance(node, ast.If) else "a try block"
     branches, reason, imports = _branches(node)
     reads: set[str] = set()
@@ -236,11 +273,13 @@ def _block(
     installs: list[int] = []
     for body in branches:
         for statement in body:
-            line = _token_line(statement)
-            if line in masked:
-                installs.append(line - 1)
-            elif line not in continued and not isinstance(statement, ast.Pass):
-                reason = reason or f"line {statement.lineno} of a branch is not an install"
+            line = lines.start(statement.lineno)
+            if _token_line(statement) and line in masked:
+                installs.append(line)
+            elif not (_token_line(statement) and line in continued) and not isinstance(
+                statement, ast.Pass
+            ):
+                reason = reason or f"line {line + 1} of a branch is not an install"
     if not installs:
         reason = reason or "no install line in its branches"
     return Found(
