@@ -200,7 +200,7 @@ def mask_cell(source: str) -> str:
     def mask_line(index: int, indent: str, keep: str) -> None:
         nonlocal taken
         line = lines[index]
-        body = line.rstrip("\r\n")
+        body = line.splitlines()[0]  # without its break, whichever `splitlines` ended it at
         newline = line[len(body) :]
         token = _token(f"{source}\0{index}", len(body) - len(indent) - len(keep), taken)
         taken += "\n" + token

@@ -6,6 +6,7 @@ import ast
 
 import pytest
 
+from nbsetup.cell_lines import IPYTHON_ONLY_BREAKS
 from nbsetup.magics import mask_cell, scan_cell
 
 CELLS = [
@@ -40,6 +41,16 @@ def test_mask_parses_and_round_trips(source):
 def test_mask_keeps_line_length_when_long_enough():
     masked = mask_cell("!pip install numpy\n")
     assert len(masked) == len("!pip install numpy\n")
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r", *sorted(IPYTHON_ONLY_BREAKS)])
+def test_mask_keeps_every_line_break_whichever_it_is(end):
+    source = f"import x{end}!pip install y{end}    %pip install z{end}x = 1"
+    masked = mask_cell(source)
+    assert [line[len(line.rstrip()) :] for line in masked.splitlines(keepends=True)] == [
+        line[len(line.rstrip()) :] for line in source.splitlines(keepends=True)
+    ]
+    assert "pip" not in masked
 
 
 def test_mask_is_deterministic():

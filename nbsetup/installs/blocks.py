@@ -274,11 +274,10 @@ def _block(
     for body in branches:
         for statement in body:
             line = lines.start(statement.lineno)
-            if _token_line(statement) and line in masked:
+            escaped = _token_line(statement) != 0  # a masked line, or a bare name
+            if escaped and line in masked:
                 installs.append(line)
-            elif not (_token_line(statement) and line in continued) and not isinstance(
-                statement, ast.Pass
-            ):
+            elif not (escaped and line in continued) and not isinstance(statement, ast.Pass):
                 reason = reason or f"line {line + 1} of a branch is not an install"
     if not installs:
         reason = reason or "no install line in its branches"
