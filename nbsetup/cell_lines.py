@@ -19,12 +19,25 @@ import re
 _PYTHON_LINE_END = re.compile(r"\r\n|\r|\n")
 #: What else `str.splitlines` (so IPython) ends a line at.
 IPYTHON_ONLY_BREAKS = frozenset("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+_BREAKS = frozenset("\n\r") | IPYTHON_ONLY_BREAKS
 _IPYTHON_ONLY_BREAK = re.compile(f"[{''.join(sorted(IPYTHON_ONLY_BREAKS))}]")
 
 
 def split(text: str, keepends: bool = True) -> list[str]:
     """The cell's lines, as IPython splits them (`str.splitlines`)."""
     return text.splitlines(keepends)
+
+
+def line_break(text: str) -> str:
+    """The line break `text` ends with, whichever `str.splitlines` ended it at; "" for none."""
+    if text.endswith("\r\n"):
+        return "\r\n"
+    return text[-1] if text and text[-1] in _BREAKS else ""
+
+
+def without_break(text: str) -> str:
+    """`text` without the line break it ends with (`line_break`)."""
+    return text[: len(text) - len(line_break(text))]
 
 
 class PythonLines:

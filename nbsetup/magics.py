@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from nbsetup.cell_lines import without_break
+
 #: Cell magics whose body is Python (plus IPython escapes), so it can be scanned like a cell.
 PYTHON_CELL_MAGICS = frozenset({"capture", "time", "prun"})
 #: Cell magics whose body is shell text.
@@ -38,7 +40,8 @@ class Escape:
     indent: str
     #: `!`, `%`, or `""` for an automagic line (`pip install x` runs `%pip install x`).
     marker: str
-    #: The text after the marker as written, up to the end of the last line (newline excluded).
+    #: The text after the marker as written, up to the end of the last line (its line break and
+    #: trailing white space excluded, as IPython drops them).
     command: str
     #: The name in `x = !cmd`, whose output is used.
     target: str | None = None
@@ -146,7 +149,9 @@ def scan_cell(source: str) -> CellScan:
             while _ends_with_continuation(lines[index]) and index + 1 < len(lines):
                 index += 1
             index += 1
-            text = "".join(lines[start:index]).rstrip("\r\n")
+            # IPython ends the command at its last line's break and trailing white space
+            # (`str.rstrip`: U+2028 and a no-break space too), so the shell never sees them.
+            text = "".join(lines[start : index - 1]) + lines[index - 1].rstrip()
             head = text[len(indent) :]
             target = None
             if assigned:
@@ -200,7 +205,7 @@ def mask_cell(source: str) -> str:
     def mask_line(index: int, indent: str, keep: str) -> None:
         nonlocal taken
         line = lines[index]
-        body = line.splitlines()[0]  # without its break, whichever `splitlines` ended it at
+        body = without_break(line)
         newline = line[len(body) :]
         token = _token(f"{source}\0{index}", len(body) - len(indent) - len(keep), taken)
         taken += "\n" + token

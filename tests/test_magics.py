@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 
 from nbsetup.cell_lines import IPYTHON_ONLY_BREAKS
 from nbsetup.magics import mask_cell, scan_cell
@@ -51,6 +52,33 @@ def test_mask_keeps_every_line_break_whichever_it_is(end):
         line[len(line.rstrip()) :] for line in source.splitlines(keepends=True)
     ]
     assert "pip" not in masked
+
+
+def _ipython_commands(source: str) -> list[str]:
+    """The text each escape of `source` hands to `system`/`run_line_magic` in real IPython."""
+    calls = []
+    for node in ast.walk(ast.parse(TransformerManager().transform_cell(source))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            arguments = [a.value for a in node.args if isinstance(a, ast.Constant)]
+            if node.func.attr == "system":
+                calls.append(arguments[0])
+            elif node.func.attr == "run_line_magic":
+                calls.append(" ".join(arguments).rstrip())
+    return calls
+
+
+@pytest.mark.parametrize(
+    "end", ["\n", " \n", "\t\n", "\xa0\n", "\u3000\n", *sorted(IPYTHON_ONLY_BREAKS)]
+)
+@pytest.mark.parametrize("marker", ["!", "%"])
+# (IPython warns that its tokenizer meets lines ending in breaks Python does not count.)
+@pytest.mark.filterwarnings("ignore:`make_tokens_by_line` received:UserWarning")
+def test_escape_command_is_what_ipython_runs(end, marker):
+    # IPython ends an escape at its line's break, whichever `splitlines` found, and strips the
+    # white space before it: `!pip install x<U+2028>` installs `x`, not `x<U+2028>`.
+    source = f"{marker}pip install x{end}y = 1\n{marker}pip install -q \\\n  z{end}"
+    escapes = [line.escape for line in scan_cell(source).logical_lines if line.escape]
+    assert [e.command.replace("\\\n", " ") for e in escapes] == _ipython_commands(source)
 
 
 def test_mask_is_deterministic():

@@ -560,6 +560,17 @@ def test_python_call_after_a_unicode_line_separator(separator):
     assert cell_text(result.notebook["cells"][1]) == f's = "a{separator}b"\nimport os\nprint(s)'
 
 
+@pytest.mark.parametrize("end", ["\x0c", "\x85", "\u2028", "\xa0\n", " \t\n"])
+def test_escape_ending_in_a_unicode_break_or_space_moves(end):
+    # IPython runs `pip install rich` for `!pip install rich<U+2028>`: the safety net once
+    # refused the rewrite, reading the install as one of 'rich\u2028'.
+    old = _notebook(_code("import numpy"), _code(f"!pip install rich{end}x = 1\n"))
+    result = transform.hoist(old)
+    safety.verify(old, result.notebook, result.origins)
+    assert cell_text(result.notebook["cells"][0]).splitlines()[-1] == "!pip install rich"
+    assert cell_text(result.notebook["cells"][2]) == "x = 1\n"
+
+
 @pytest.mark.parametrize("separator", ["\x0c", "\x85", "\u2028"], ids=["ff", "nel", "ls"])
 def test_safety_net_catches_the_line_separator_bug(separator):
     old = _notebook(_code(f's = "a{separator}b"\nimport os\nos.system("pip install rich")'))

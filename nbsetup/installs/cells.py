@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from nbsetup import comments, optouts, packages, quoting
+from nbsetup.cell_lines import line_break, without_break
 from nbsetup.installs import blocks
 from nbsetup.installs.arguments import SYS_EXECUTABLE, parse_command
 from nbsetup.installs.records import InstallCommand, InstallSite, LineKind, Statement, Written
@@ -369,7 +370,7 @@ def _line_site(
         replacement = ()
         if kept and rebuild is not None:
             last = lines[end - 1]
-            newline = last[len(last.rstrip("\r\n")) :]
+            newline = line_break(last)
             text = rebuild + _joined(replace(line, parts=tuple(parts)), kept) + newline
             replacement = tuple(text.splitlines(keepends=True))
     return InstallSite(cell, start, end, form_prefix + program, tuple(commands), replacement)
@@ -644,7 +645,7 @@ def _python_cell(
 
 def _define(cell: int, lines: Sequence[str], found: blocks.Found, state: _State) -> None:
     """Record a definition a later block may read (or why it cannot move with one)."""
-    text = tuple(line.rstrip("\r\n") for line in lines[found.start : found.end])
+    text = tuple(without_break(line) for line in lines[found.start : found.end])
     reason = found.reason
     if reason is None and any(comments.is_form_line(line) for line in text):
         reason = "a Colab form field: the user's choice"
@@ -739,7 +740,7 @@ def _close_block(
     if reason is None:
         reason = _resolve(cell, block, state, stores, needed)
     if reason is None:
-        text = tuple(line.rstrip("\r\n") for line in lines[block.start : block.end])
+        text = tuple(without_break(line) for line in lines[block.start : block.end])
         slots = tuple((site.start - block.start, site.end - block.start) for site in inner)
         statement = Statement("block", text, block.reads, slots, block.imports, block.what)
         commands = tuple(command for site in inner for command in site.commands)
