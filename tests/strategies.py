@@ -499,10 +499,6 @@ def _source(text: str, shape: str) -> str | list[str]:
 
 
 def _text(lines: tuple[str, ...], final_newline: bool, crlf: bool) -> str:
-    if any(line.endswith("\\") for line in lines):
-        # Known bug: a backslash before CRLF is not read as a continuation (see
-        # test_properties.py::test_continuation_before_crlf_is_a_continuation).
-        crlf = False
     text = "\n".join(lines)
     if lines and final_newline:
         text += "\n"
